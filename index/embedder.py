@@ -1,0 +1,143 @@
+"""Embedding models behind one small protocol.
+
+``Embedder.embed(texts, kind)`` returns L2-normalised float32 rows; ``kind`` selects
+the model's query or document prompt. ``SentenceTransformerEmbedder`` loads lazily,
+once, from a provisioned name (``embeddinggemma-300m``), a local path, or any
+sentence-transformers id that is already in the local cache (no hub is reachable).
+
+Example::
+
+    >>> emb = SentenceTransformerEmbedder.from_settings(Settings.load())
+    >>> emb.embed(["ما هو الحوار الاستراتيجي؟"], "query").shape
+    (1, 768)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+from index import models
+from index.errors import ModelMissingError
+from index.settings import Settings
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["query", "document"]
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit vectors. ``name``/``fingerprint`` identify the model in index manifests."""
+
+    name: str
+    fingerprint: str
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray: ...
+
+
+def resolve_model(name: str, models_dir: Path) -> Path | str:
+    """A local folder for ``name`` (provisioned or a path), or the id itself for sentence-transformers."""
+    if name in models.SPECS:
+        return models.require(models.SPECS[name], models_dir)
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    if (models_dir / name).exists():
+        return models_dir / name
+    return name
+
+
+def model_fingerprint(location: Path | str) -> str:
+    """A short hash identifying the model files (manifest of a provisioned copy, else names and sizes)."""
+    h = hashlib.sha256()
+    path = Path(location)
+    if not path.is_dir():
+        h.update(str(location).encode())
+    elif (path / models.MARKER).exists():
+        h.update((path / models.MARKER).read_bytes())
+    else:
+        for f in sorted(p for p in path.rglob("*") if p.is_file()):
+            h.update(f"{f.relative_to(path).as_posix()}:{f.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
+class SentenceTransformerEmbedder:
+    """A sentence-transformers model, loaded on first use."""
+
+    def __init__(self, name: str, location: Path | str, batch_size: int = 16, show_progress: bool = True) -> None:
+        self.name = name
+        self.location = location
+        self.fingerprint = model_fingerprint(location)
+        self.batch_size = batch_size
+        self.show_progress = show_progress
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, show_progress: bool = True) -> "SentenceTransformerEmbedder":
+        location = resolve_model(settings.embedding_model, settings.models_dir)
+        return cls(settings.embedding_model, location, settings.embed_batch_size, show_progress)
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")  # fail fast instead of trying a hub
+                from sentence_transformers import SentenceTransformer
+
+                log.info("loading embedding model %s", self.location)
+                try:
+                    self._model = SentenceTransformer(str(self.location), device="cpu")
+                except Exception as exc:  # any loader failure means "this model is not usable here"
+                    raise ModelMissingError(
+                        f"could not load embedding model {self.name!r} from {self.location}: {exc}. "
+                        "Set RAG_EMBEDDING_MODEL to a local sentence-transformers folder, or run: rag models"
+                    ) from exc
+            return self._model
+
+    @property
+    def dim(self) -> int:
+        return int(self.model.get_sentence_embedding_dimension())
+
+    @property
+    def max_tokens(self) -> int:
+        """The model's maximum sequence length, read from its config when not yet loaded."""
+        if self._model is None and Path(self.location, "sentence_bert_config.json").exists():
+            return int(json.loads(Path(self.location, "sentence_bert_config.json").read_text())["max_seq_length"])
+        return int(self.model.max_seq_length)
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens of ``text`` for this model's own tokenizer (special tokens included)."""
+        if self._tokenizer is None:
+            if self._model is not None:
+                self._tokenizer = self._model.tokenizer
+            else:
+                from transformers import AutoTokenizer
+
+                self._tokenizer = AutoTokenizer.from_pretrained(str(self.location))
+        return len(self._tokenizer(text, add_special_tokens=True)["input_ids"])
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        model = self.model
+        prompt = model.prompts.get(kind) if getattr(model, "prompts", None) else None
+        vectors = model.encode(
+            texts,
+            prompt=prompt,
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=self.show_progress and len(texts) > self.batch_size,
+        )
+        return np.asarray(vectors, dtype=np.float32)

@@ -1,0 +1,124 @@
+"""The one home of configuration: defaults < config file < environment < explicit overrides.
+
+Every setting has a default that works offline. A setting ``foo_bar`` is read from the
+environment variable ``RAG_FOO_BAR`` and from the key ``foo_bar`` of a TOML config file
+(``RAG_CONFIG`` or ``--config``).
+
+Example::
+
+    >>> s = Settings.load(top_k=3)
+    >>> s.top_k
+    3
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from index.errors import ConfigError
+
+DEFAULT_EMBEDDING_MODEL = "embeddinggemma-300m"
+DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+def _default_home() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "arabic-news-rag"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """All tunable knobs. Paths default to places under ``home``."""
+
+    home: Path = field(default_factory=_default_home)
+    index_dir: Path | None = None  # default: home / "index"
+    models_dir: Path | None = None  # default: home / "models"
+
+    # Embedding and index
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL  # a provisioned name, a local path or a sentence-transformers id
+    embed_batch_size: int = 16
+    chunk_tokens: int = 220  # target chunk size in cl100k tokens
+    chunk_overlap_sentences: int = 1
+    index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for large corpora)
+    hnsw_m: int = 32
+
+    # Retrieval
+    top_k: int = 5
+    min_score: float = 0.0  # relevance threshold on the fused score; 0 keeps everything
+
+    # Answering
+    backend: str = "local"  # "local" | "openai" | "extractive"
+    llm_model: str = DEFAULT_LLM_MODEL
+    llm_threads: int = 2
+    llm_ctx: int = 4096
+    llm_max_tokens: int = 300
+    openai_base_url: str = "http://127.0.0.1:11434/v1"
+    openai_model: str = "qwen2.5:1.5b"
+    openai_api_key: str = "none"
+    llm_timeout_s: float = 180.0
+    prompt_tokens: int = 1000
+
+    # HTTP API
+    api_token: str = ""
+    cors_origins: str = ""  # comma separated
+    max_question_chars: int = 4000
+    max_concurrent: int = 4
+
+    def __post_init__(self) -> None:
+        home = Path(self.home).expanduser()
+        object.__setattr__(self, "home", home)
+        object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser() if self.index_dir else home / "index")
+        object.__setattr__(self, "models_dir", Path(self.models_dir).expanduser() if self.models_dir else home / "models")
+        if self.index_kind not in ("flat", "hnsw"):
+            raise ConfigError(f"index_kind must be 'flat' or 'hnsw', got {self.index_kind!r}")
+        if self.backend not in ("local", "openai", "extractive"):
+            raise ConfigError(f"backend must be 'local', 'openai' or 'extractive', got {self.backend!r}")
+        for name in ("chunk_tokens", "top_k", "embed_batch_size", "prompt_tokens", "max_question_chars"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+
+    @classmethod
+    def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "Settings":
+        """Build settings from defaults, a TOML file, ``RAG_*`` env vars and ``overrides`` (None values ignored)."""
+        values: dict[str, Any] = {}
+        known = {f.name: f for f in fields(cls)}
+        path = config_file or os.environ.get("RAG_CONFIG")
+        if path:
+            try:
+                with open(path, "rb") as fh:
+                    data = tomllib.load(fh)
+            except FileNotFoundError:
+                raise ConfigError(f"config file {path} does not exist") from None
+            except tomllib.TOMLDecodeError as exc:
+                raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+            unknown = set(data) - set(known)
+            if unknown:
+                raise ConfigError(f"unknown setting(s) in {path}: {', '.join(sorted(unknown))}")
+            values.update(data)
+        for name in known:
+            env = os.environ.get(f"RAG_{name.upper()}")
+            if env is not None and env != "":
+                values[name] = env
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{k: _coerce(known[k], v) for k, v in values.items()})
+
+    def replace(self, **changes: Any) -> "Settings":
+        """A copy with some settings changed (None values ignored)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(f: dataclasses.Field, value: Any) -> Any:
+    kind = str(f.type)
+    try:
+        if "Path" in kind:
+            return Path(value)
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+        return str(value) if not isinstance(value, str) else value
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {f.name} should be {kind}, got {value!r}") from None

@@ -1,0 +1,73 @@
+"""The records that flow out of the library: passages, citations, answers.
+
+Example::
+
+    >>> answer = ask("من هو وزير الخارجية العراقي؟")
+    >>> answer.citations[0].passage.title
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class Passage:
+    """A retrieved piece of an article, with its offsets into the cleaned text and its scores."""
+
+    doc_id: str
+    title: str
+    source: str
+    start: int
+    end: int
+    text: str
+    score: float  # the fused score used for ranking
+    dense_score: float  # cosine similarity of query and passage
+    lexical_score: float = 0.0  # BM25, 0 when unused
+    rank: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    """Answer marker ``[n]`` pointing at a passage, with the quoted span when one was found."""
+
+    n: int
+    passage: Passage
+    quote: str = ""
+    quote_start: int = -1  # offsets of the quote inside passage.text
+    quote_end: int = -1
+
+    def to_dict(self) -> dict[str, Any]:
+        p = self.passage
+        return {"n": self.n, "doc_id": p.doc_id, "title": p.title, "source": p.source, "text": p.text,
+                "start": p.start, "end": p.end, "score": p.score, "quote": self.quote}
+
+
+@dataclass
+class Answer:
+    """The answer to one question, with everything a front end needs to show and check it."""
+
+    question: str
+    text: str
+    language: str  # "ar" or "en"
+    passages: list[Passage] = field(default_factory=list)
+    citations: list[Citation] = field(default_factory=list)
+    grounded: bool = True
+    reasons: list[str] = field(default_factory=list)
+    backend: str = ""
+    notice: str = ""  # e.g. "the LLM could not be reached; extractive answer"
+    refused: bool = False  # said "not in the articles" (or refused an off-topic instruction)
+    standalone_question: str = ""  # the follow-up rewritten to stand alone
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question, "answer": self.text, "language": self.language,
+            "grounded": self.grounded, "reasons": self.reasons, "backend": self.backend,
+            "notice": self.notice, "refused": self.refused, "standalone_question": self.standalone_question,
+            "citations": [c.to_dict() for c in self.citations],
+            "passages": [p.to_dict() for p in self.passages], "timings": self.timings,
+        }

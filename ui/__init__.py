@@ -1,0 +1,1 @@
+"""The Gradio chat face; a thin layer over ``rag.service``."""
