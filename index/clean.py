@@ -112,6 +112,10 @@ def clean_text(raw: str) -> tuple[str, str, list[str]]:
         elif LABEL.match(line) or (short and (BYLINE.match(line) or DATELINE.match(line))):
             drop.add(i)
 
+    if not any(i < first_body for i in range(len(lines)) if lines[i] and i not in drop):
+        rescued = _short_headline(lines, first_body, drop)
+        if rescued is not None:
+            drop.discard(rescued)
     kept = [(i, line) for i, line in enumerate(lines) if line and i not in drop]
     removed = [line for i, line in enumerate(lines) if line and i in drop]
     head = [line for i, line in kept if i < first_body]
@@ -124,6 +128,20 @@ def clean_text(raw: str) -> tuple[str, str, list[str]]:
         title = _first_words(kept[0][1]) if kept else ""
     text = "\n".join(line for _, line in kept)
     return title.lstrip("# ").strip(), text, removed
+
+
+def _short_headline(lines: list[str], first_body: int, drop: set[int]) -> int | None:
+    """The longest short head line (3+ words, not a dateline/byline/label): a brief headline."""
+    best = None
+    for i in range(first_body):
+        line = lines[i]
+        if not line or _words(line) < 3 or LABEL.match(line) or BYLINE.match(line) or DATELINE.match(line):
+            continue
+        if sum(1 for j in range(first_body) if lines[j] == line) > 1 and i != lines.index(line):
+            continue
+        if best is None or _words(line) > _words(lines[best]):
+            best = i
+    return best
 
 
 def _first_words(line: str, limit: int = 12) -> str:

@@ -47,7 +47,7 @@ class Settings:
 
     # Retrieval
     top_k: int = 5
-    min_score: float = 0.0  # relevance threshold on the fused score; 0 keeps everything
+    min_score: float = 0.40  # passages under this cosine similarity are dropped; calibrated on the dev set (README)
 
     # Answering
     backend: str = "local"  # "local" | "openai" | "extractive"

@@ -140,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
     def add(name: str, func, help_text: str, examples: str = "") -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text, epilog=examples,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.set_defaults(func=func)
+        if func is not None:
+            p.set_defaults(func=func)
         return p
 
     p = add("models", cmd_models, "download, assemble and verify the default models (idempotent)",

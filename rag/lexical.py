@@ -9,6 +9,7 @@ Example::
 """
 from __future__ import annotations
 
+import logging
 import re
 from functools import lru_cache
 
@@ -84,6 +85,7 @@ class BM25Index:
     def __init__(self, texts: list[str], stem: bool = True) -> None:
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
         self.stem = stem
         self.size = len(texts)
         self._bm25 = bm25s.BM25()

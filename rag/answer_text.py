@@ -1,0 +1,62 @@
+"""Text helpers for answers: month names, numbers, sentences, citation markers.
+
+Example::
+
+    >>> annotate_months("في تموز الماضي")
+    'في تموز (يوليو/July) الماضي'
+    >>> numbers_in("يوم ٢٤ تموز 2024")
+    {'24', '2024'}
+"""
+from __future__ import annotations
+
+import re
+
+from index.chunking import sentence_spans
+
+# Levantine/Iraqi month names -> (standard Arabic, English)
+LEVANTINE_MONTHS = {
+    "كانون الثاني": ("يناير", "January"), "شباط": ("فبراير", "February"), "آذار": ("مارس", "March"),
+    "نيسان": ("أبريل", "April"), "أيار": ("مايو", "May"), "حزيران": ("يونيو", "June"),
+    "تموز": ("يوليو", "July"), "آب": ("أغسطس", "August"), "أيلول": ("سبتمبر", "September"),
+    "تشرين الأول": ("أكتوبر", "October"), "تشرين الثاني": ("نوفمبر", "November"), "كانون الأول": ("ديسمبر", "December"),
+}
+STANDARD_MONTHS = {
+    "يناير": "January", "فبراير": "February", "مارس": "March", "أبريل": "April", "ابريل": "April", "مايو": "May",
+    "يونيو": "June", "يوليو": "July", "أغسطس": "August", "اغسطس": "August", "سبتمبر": "September",
+    "أكتوبر": "October", "اكتوبر": "October", "نوفمبر": "November", "ديسمبر": "December",
+}
+ENGLISH_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+_MONTH_RE = re.compile(r"(?<![\w])(" + "|".join(sorted(LEVANTINE_MONTHS, key=len, reverse=True)) + r")(?![\w])(?!\s*\()")
+_DIGITS = str.maketrans({**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}, "٫": ".", "٬": ","})
+CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+def annotate_months(text: str) -> str:
+    """Write the standard and English name beside each Levantine month: تموز (يوليو/July)."""
+    return _MONTH_RE.sub(lambda m: f"{m.group(1)} ({LEVANTINE_MONTHS[m.group(1)][0]}/{LEVANTINE_MONTHS[m.group(1)][1]})", text)
+
+
+def ascii_digits(text: str) -> str:
+    return text.translate(_DIGITS)
+
+
+def numbers_in(text: str) -> set[str]:
+    """Numbers written in ``text`` (Arabic-Indic digits normalised, thousands separators dropped)."""
+    text = ascii_digits(CITATION.sub(" ", text))
+    return {n.replace(",", "").rstrip(".") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+
+
+def months_in(text: str) -> set[str]:
+    """English names of the months mentioned in ``text`` (Arabic Levantine, standard or English)."""
+    found = {en for ar, (_, en) in LEVANTINE_MONTHS.items() if ar in text}
+    found |= {en for ar, en in STANDARD_MONTHS.items() if ar in text}
+    found |= {m for m in ENGLISH_MONTHS if re.search(rf"\b{m}\b", text, re.IGNORECASE)}
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text)]
+
+
+def strip_citations(text: str) -> str:
+    return re.sub(r"\s*\[\d{1,2}\]", "", text).strip()

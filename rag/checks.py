@@ -1,0 +1,118 @@
+"""Checks run on every generated answer: citations, numbers and dates, language, refusals.
+
+A failed check sets ``grounded = False`` with a reason a person can read; invalid
+citations are removed from the text.
+
+Example::
+
+    >>> result = check_answer("عقدت المباحثات يوم 3 [1] [7]", passages, "ar")
+    >>> result.reasons
+    ['removed citation [7]: there is no passage 7', 'the number 3 in this answer was not found in the cited passage']
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from index.chunking import sentence_spans
+from rag.answer_text import CITATION, months_in, numbers_in, strip_citations
+from rag.language import arabic_ratio
+from rag.lexical import tokenize
+from rag.types import Citation, Passage
+
+REFUSAL_MARKERS = ("لم أجد", "لا تحتوي", "لا تتضمن", "لا يوجد في", "لم يرد", "could not find", "cannot find", "can't find",
+                   "do not contain", "does not contain", "not mentioned", "no information", "not found in")
+INJECTION = re.compile(
+    r"(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+)?(previous|prior|above|your)\s+(instructions|rules|prompt)"
+    r"|system\s+prompt|your\s+(instructions|prompt|rules)\b|you\s+are\s+now|act\s+as\s+|pretend\s+to\s+be|jailbreak|developer\s+mode"
+    r"|تجاهل\s+(كل\s+|جميع\s+)?(التعليمات|الأوامر|القواعد)|موجه\s+النظام|تعليمات\s+النظام|التعليمات\s+السابقة|أنت\s+الآن|تظاهر\s+بأنك",
+    re.IGNORECASE,
+)
+
+
+def is_refusal(text: str) -> bool:
+    low = text.lower()
+    return any(m in low for m in REFUSAL_MARKERS)
+
+
+def is_injection(question: str) -> bool:
+    """Questions that try to read the system prompt or change the bot's role."""
+    return bool(INJECTION.search(question))
+
+
+@dataclass
+class CheckResult:
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def grounded(self) -> bool:
+        return not self.reasons
+
+
+def _drop_invalid(text: str, n_passages: int, reasons: list[str]) -> str:
+    def repl(m: re.Match) -> str:
+        n = int(m.group(2))
+        if 1 <= n <= n_passages:
+            return m.group(0)
+        reasons.append(f"removed citation [{n}]: there is no passage {n}")
+        return ""
+
+    return re.sub(r"(\s*)\[(\d{1,2})\]", repl, text).strip()
+
+
+def _answer_sentences(text: str) -> list[tuple[str, set[int]]]:
+    """Answer sentences with the citation numbers attached to each (a trailing marker belongs to the sentence before)."""
+    out: list[tuple[str, set[int]]] = []
+    for a, b in sentence_spans(text):
+        s = text[a:b]
+        nums = {int(n) for n in CITATION.findall(s)}
+        if not strip_citations(s) and out:  # a sentence made only of markers
+            out[-1][1].update(nums)
+            continue
+        out.append((s, nums))
+    return out
+
+
+def best_quote(passage: Passage, claim: str) -> tuple[str, int, int]:
+    """The passage sentence that shares the most words/numbers with ``claim``."""
+    want = set(tokenize(claim)) | numbers_in(claim)
+    best, best_score = ("", -1, -1), 0.0
+    for a, b in sentence_spans(passage.text):
+        s = passage.text[a:b]
+        have = set(tokenize(s)) | numbers_in(s)
+        score = len(want & have) / (1 + len(want)) if want else 0.0
+        if score > best_score:
+            best, best_score = (s, a, b), score
+    return best
+
+
+def check_answer(text: str, passages: list[Passage], language: str) -> CheckResult:
+    """Validate citations, numbers/dates and language of a generated ``text``."""
+    reasons: list[str] = []
+    text = _drop_invalid(text, len(passages), reasons)
+    sentences = _answer_sentences(text)
+    cited_all = sorted({n for _, ns in sentences for n in ns})
+    if not cited_all:
+        reasons.append("the answer cites no passage")
+    for sentence, ns in sentences:
+        support = " ".join(passages[n - 1].text for n in (ns or cited_all))
+        if not support:
+            continue
+        missing = sorted(numbers_in(sentence) - numbers_in(support))
+        for num in missing:
+            reasons.append(f"the number {num} in this answer was not found in the cited passage")
+        for month in sorted(months_in(strip_citations(sentence)) - months_in(support)):
+            reasons.append(f"the month {month} in this answer was not found in the cited passage")
+    body = strip_citations(re.sub(r"[«\"“][^»\"”]*[»\"”]", " ", text))
+    if language == "en" and arabic_ratio(body) > 0.15:
+        reasons.append("the English answer contains Arabic text")
+    if language == "ar" and arabic_ratio(body) < 0.5:
+        reasons.append("the answer is not in Arabic")
+    citations = []
+    for n in cited_all:
+        claim = " ".join(s for s, ns in sentences if n in ns)
+        quote, qa, qb = best_quote(passages[n - 1], claim)
+        citations.append(Citation(n, passages[n - 1], quote, qa, qb))
+    return CheckResult(text, citations, reasons)

@@ -1,0 +1,117 @@
+"""``rag eval xquad DIR``: the public XQuAD benchmark as a retrieval test.
+
+Corpus: the 240 Arabic contexts of ``xquad.ar.json`` (one passage each); queries: the
+1,190 Arabic questions (ar→ar) and the 1,190 English ones with the same ids (en→ar).
+A hit is the question's own context. Embeddings are cached under ``HOME/cache`` so that
+repeated runs (comparisons, tuning) only pay for the model once.
+
+Example::
+
+    >>> result = evaluate_xquad(Path("../shared/benchmarks/xquad"), settings, modes=["dense", "hybrid"])
+    >>> result["hybrid"]["en→ar"]["recall@1"]
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.errors import InputError
+from index.settings import Settings
+from index.store import IndexStore, Manifest, faiss_index
+from index.types import Chunk, sha256_text
+from rag.retrieval import Retriever
+
+log = logging.getLogger(__name__)
+
+
+class CachingEmbedder:
+    """Wraps an embedder with an on-disk cache keyed by (kind, text)."""
+
+    def __init__(self, inner: Embedder, path: Path) -> None:
+        self.inner, self.path = inner, path
+        self.name, self.fingerprint = inner.name, inner.fingerprint
+        self.cache: dict[str, np.ndarray] = {}
+        if path.exists():
+            data = np.load(path)
+            self.cache = {k: data[k] for k in data.files}
+
+    def embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        keys = [hashlib.sha1(f"{kind}\x00{t}".encode()).hexdigest() for t in texts]
+        missing = [i for i, k in enumerate(keys) if k not in self.cache]
+        if missing:
+            vecs = self.inner.embed([texts[i] for i in missing], kind)
+            self.cache.update({keys[i]: v for i, v in zip(missing, vecs)})
+        return np.stack([self.cache[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, **self.cache)
+        tmp.replace(self.path)
+
+
+def load_xquad(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, int]]]:
+    """``(contexts [(ctx_id, text)], queries [(qid, ar_question, en_question, ctx_index)])``."""
+    try:
+        ar = json.loads((folder / "xquad.ar.json").read_text(encoding="utf-8"))
+        en = json.loads((folder / "xquad.en.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{folder} does not hold readable xquad.ar.json and xquad.en.json: {exc}") from None
+    en_q = {qa["id"]: qa["question"] for art in en["data"] for para in art["paragraphs"] for qa in para["qas"]}
+    contexts, queries = [], []
+    for art in ar["data"]:
+        for para in art["paragraphs"]:
+            ci = len(contexts)
+            contexts.append((f"ctx{ci:03d}", para["context"]))
+            for qa in para["qas"]:
+                queries.append((qa["id"], qa["question"], en_q.get(qa["id"], ""), ci))
+    return contexts, queries
+
+
+def xquad_retriever(contexts: list[tuple[str, str]], embedder: Embedder) -> Retriever:
+    """An in-memory index with one passage per context (no chunking, as the benchmark says)."""
+    chunks = [Chunk(cid, "", "xquad.ar.json", 0, 0, len(text), text, sha256_text(text)) for cid, text in contexts]
+    vectors = embedder.embed([c.text for c in chunks], "document")
+    manifest = Manifest(1, embedder.name, embedder.fingerprint, int(vectors.shape[1]), "flat", {}, {})
+    store = IndexStore(Path("."), manifest, chunks, vectors, faiss_index(vectors, "flat"))
+    return Retriever(store, embedder)
+
+
+def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str], mode: str) -> dict[str, float]:
+    ranked = retriever.search_many(questions, top_k=10, mode=mode)
+    r1 = r5 = mrr = 0.0
+    for passages, want in zip(ranked, gold):
+        ids = [p.doc_id for p in passages]
+        r1 += ids[:1] == [want]
+        r5 += want in ids[:5]
+        mrr += 1.0 / (ids.index(want) + 1) if want in ids[:10] else 0.0
+    n = len(gold)
+    return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n, "n": n}
+
+
+def evaluate_xquad(folder: Path, settings: Settings, modes: list[str], limit: int | None = None) -> dict[str, Any]:
+    """``{mode: {"ar→ar": metrics, "en→ar": metrics}}`` over the whole benchmark (or ``limit`` queries)."""
+    contexts, queries = load_xquad(Path(folder))
+    queries = queries[:limit] if limit else queries
+    inner = SentenceTransformerEmbedder.from_settings(settings)
+    embedder = CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}.npz")
+    retriever = xquad_retriever(contexts, embedder)
+    gold = [contexts[ci][0] for *_, ci in queries]
+    ar_q = [q[1] for q in queries]
+    en_q = [q[2] for q in queries]
+    embedder.embed(ar_q + en_q, "query")  # one batch, cached
+    embedder.save()
+    return {mode: {"ar→ar": direction_metrics(retriever, ar_q, gold, mode), "en→ar": direction_metrics(retriever, en_q, gold, mode)} for mode in modes}
+
+
+def rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    header = ["variant", "direction", "recall@1", "recall@5", "MRR@10", "queries"]
+    body = [[mode, d, m["recall@1"], m["recall@5"], m["mrr@10"], m["n"]] for mode, dirs in result.items() for d, m in dirs.items()]
+    return header, body

@@ -1,0 +1,80 @@
+"""Sentence selection: the extractive backend, and the first step of the focused LLM prompt.
+
+Picks the sentences of the retrieved passages closest to the question (embedding
+similarity, plus word overlap for Arabic questions), so an answer can quote them.
+
+Example::
+
+    >>> picked = select_sentences("من التقى بلينكن؟", passages, embedder)
+    >>> picked[0].text, picked[0].passage
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.chunking import sentence_spans
+from index.embedder import Embedder
+from rag.language import detect_language
+from rag.lexical import tokenize
+from rag.types import Passage
+
+_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+_cache_lock = threading.Lock()
+CACHE_SIZE = 20_000
+
+
+@dataclass
+class Sentence:
+    """A sentence of passage ``passage`` (0-based), at ``start:end`` of its text."""
+
+    passage: int
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+
+
+def _embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    keys = [hashlib.sha1(f"{embedder.fingerprint}\x00{t}".encode()).hexdigest() for t in texts]
+    with _cache_lock:
+        missing = [i for i, k in enumerate(keys) if k not in _cache]
+    if missing:
+        vecs = embedder.embed([texts[i] for i in missing], "document")
+        with _cache_lock:
+            for i, v in zip(missing, vecs):
+                _cache[keys[i]] = v
+            while len(_cache) > CACHE_SIZE:
+                _cache.popitem(last=False)
+    with _cache_lock:
+        return np.stack([_cache[k] for k in keys])
+
+
+def split_passages(passages: list[Passage], min_words: int = 4) -> list[Sentence]:
+    out = []
+    for pi, p in enumerate(passages):
+        for a, b in sentence_spans(p.text):
+            if len(p.text[a:b].split()) >= min_words:
+                out.append(Sentence(pi, a, b, p.text[a:b]))
+    return out
+
+
+def select_sentences(question: str, passages: list[Passage], embedder: Embedder, max_sentences: int = 3, margin: float = 0.12) -> list[Sentence]:
+    """The best ``max_sentences`` sentences (within ``margin`` of the best), in passage order."""
+    sents = split_passages(passages)
+    if not sents:
+        return []
+    qvec = embedder.embed([question], "query")[0]
+    svecs = _embed_cached(embedder, [s.text for s in sents])
+    sims = svecs @ qvec
+    qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
+    for s, sim in zip(sents, sims):
+        overlap = len(qtokens & set(tokenize(s.text))) / len(qtokens) if qtokens else 0.0
+        s.score = float(sim) + 0.15 * overlap + 0.03 * passages[s.passage].score
+    best = sorted(sents, key=lambda s: -s.score)
+    chosen = [s for s in best[:max_sentences] if s.score >= best[0].score - margin]
+    return sorted(chosen, key=lambda s: (s.passage, s.start))

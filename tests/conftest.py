@@ -1,0 +1,79 @@
+"""Shared fixtures. The real embedding model and a real seed index are built once per session."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+SHARED = ROOT.parent / "shared"
+MODELS_DIR = Path(os.environ.get("RAG_MODELS_DIR") or Settings.load().models_dir)
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+class HashEmbedder:
+    """A fast, deterministic stand-in for unit tests: hashed bag of words, unit length."""
+
+    name = "hash-embedder"
+    fingerprint = "hash-v1"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed(self, texts, kind):
+        self.embedded += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            for word in re.findall(r"\w+", text):
+                out[i, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dim] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+@pytest.fixture
+def hash_embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+@pytest.fixture
+def tmp_settings(tmp_path: Path) -> Settings:
+    return Settings(home=tmp_path / "home", models_dir=MODELS_DIR, index_dir=tmp_path / "index")
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A private copy of the seed articles that a test may change."""
+    dest = tmp_path / "corpus"
+    shutil.copytree(SEEDS, dest)
+    return dest
+
+
+@pytest.fixture(scope="session")
+def real_settings(tmp_path_factory) -> Settings:
+    home = tmp_path_factory.mktemp("real")
+    return Settings(home=home, models_dir=MODELS_DIR, index_dir=home / "index", backend="extractive")
+
+
+@pytest.fixture(scope="session")
+def seed_index(real_settings: Settings) -> Settings:
+    """A real EmbeddingGemma + FAISS index of seeds/, built once; returns its settings."""
+    from index.build import build_index
+    from rag import service
+
+    build_index(SEEDS, real_settings, service._embedder(real_settings))
+    return real_settings
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

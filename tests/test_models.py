@@ -1,0 +1,53 @@
+"""Model provisioning: verification against the shipped manifests, clear errors when missing."""
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from index import models
+from index.embedder import SentenceTransformerEmbedder, resolve_model
+from index.errors import ModelMissingError
+from tests.conftest import MODELS_DIR, SHARED
+
+
+def test_shipped_manifests_match_the_shared_ones() -> None:
+    for spec in models.SPECS.values():
+        shared = SHARED / "models" / spec.manifest
+        if shared.exists():
+            assert models.manifest_text(spec) == shared.read_text()
+
+
+def test_missing_model_names_the_fixing_command(tmp_path) -> None:
+    with pytest.raises(ModelMissingError, match="run: rag models"):
+        resolve_model("embeddinggemma-300m", tmp_path)
+
+
+def test_verify_catches_a_corrupt_file(tmp_path, monkeypatch) -> None:
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "a.bin").write_bytes(b"hello")
+    digest = hashlib.sha256(b"hello").hexdigest()
+    spec = models.ModelSpec("m", (), "", "x.sha256", unzip=True)
+    monkeypatch.setattr(models, "manifest_text", lambda s: f"{digest}  a.bin\n{digest}  b.bin\n")
+    assert models.verify(spec, folder) == ["b.bin: missing"]
+    (folder / "b.bin").write_bytes(b"hellO")
+    assert models.verify(spec, folder) == ["b.bin: sha256 mismatch"]
+
+
+@pytest.mark.slow
+def test_installed_embedding_model_is_verified_and_loads() -> None:
+    assert models.is_verified(models.EMBEDDING, MODELS_DIR), "run: rag models"
+    assert models.verify(models.EMBEDDING, MODELS_DIR / models.EMBEDDING.name) == []
+    emb = SentenceTransformerEmbedder("embeddinggemma-300m", resolve_model("embeddinggemma-300m", MODELS_DIR), show_progress=False)
+    vec = emb.embed(["مرحبا بالعالم", "hello world"], "query")
+    assert vec.shape == (2, 768) and abs(float((vec[0] ** 2).sum()) - 1.0) < 1e-4
+    assert emb.max_tokens >= 512 and emb.count_tokens("مرحبا") >= 2
+
+
+def test_an_unloadable_model_path_is_a_clear_error(tmp_path) -> None:
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json")
+    emb = SentenceTransformerEmbedder("broken", tmp_path / "broken")
+    with pytest.raises(ModelMissingError, match="could not load embedding model"):
+        emb.embed(["x"], "query")
