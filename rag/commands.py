@@ -54,8 +54,94 @@ def cmd_eval_xquad(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ask(args: argparse.Namespace) -> int:
+    import sys
+
+    from rag.answer import ask_stream
+    from rag.types import Answer
+
+    settings = _settings(args)
+    answer = None
+    for piece in ask_stream(" ".join(args.question), top_k=args.k, backend=args.backend, settings=settings):
+        if isinstance(piece, Answer):
+            answer = piece
+        elif not args.json:
+            sys.stdout.write(piece)
+            sys.stdout.flush()
+    assert answer is not None
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=1))
+        return 0
+    print()
+    if answer.notice:
+        print(f"\nnote: {answer.notice}")
+    if answer.backend == "extractive" or answer.notice:
+        print(f"\nanswer: {answer.text}")
+    if not answer.grounded:
+        print("\ncheck: " + "; ".join(answer.reasons))
+    for c in answer.citations:
+        print(f"\n[{c.n}] {c.passage.title} — {c.passage.source}\n    «{c.quote or c.passage.text[:200]}»")
+    t = answer.timings
+    print(f"\n({answer.backend}; first token {t.get('first_token_s', 0):.1f} s, total {t.get('total_s', 0):.1f} s)")
+    return 0
+
+
+def _ensure_index(settings: Settings) -> None:
+    """Build the index of the default corpus first when there is none (with progress)."""
+    from index.build import build_index
+    from index.store import read_manifest
+    from rag.cli import default_corpus
+
+    if read_manifest(settings.index_dir) is None:
+        root = default_corpus(settings)
+        print(f"no index yet at {settings.index_dir}; indexing {root} first…", flush=True)
+        report = build_index(root, settings)
+        print(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    settings = _settings(args, backend=args.backend)
+    _ensure_index(settings)
+    from ui.app import launch  # the UI is the outermost layer; imported only here
+
+    launch(settings, args.host, args.port)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from rag.api import serve
+
+    settings = _settings(args, backend=args.backend)
+    _ensure_index(settings)
+    serve(settings, args.host, args.port)
+    return 0
+
+
 def register(add) -> None:
     """Add the later subcommands to the parser (``add(name, func, help, examples)``)."""
+    p = add("ask", cmd_ask, "answer a question with numbered citations to the articles",
+            'examples:\n  rag ask "من هو وزير الخارجية العراقي الذي التقى بلينكن؟"\n'
+            '  rag ask "How many US soldiers are in Iraq?" --backend extractive --json\n')
+    p.add_argument("question", nargs="+", help="the question, in Arabic or English")
+    p.add_argument("-k", type=int, default=None, help="passages to retrieve (default: setting top_k)")
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="answering backend (default: setting backend)")
+    p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
+    p.add_argument("--index-dir", help="index to use")
+
+    p = add("chat", cmd_chat, "start the chat UI (Gradio) on localhost",
+            "examples:\n  rag chat\n  rag chat --port 8080 --backend extractive\n")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="default answering backend")
+    p.add_argument("--index-dir", help="index to use")
+
+    p = add("serve", cmd_serve, "start the HTTP API (JSON + OpenAI-compatible chat)",
+            "examples:\n  rag serve --port 8000\n  RAG_API_TOKEN=secret rag serve --host 0.0.0.0\n")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind; anything but loopback needs RAG_API_TOKEN")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="default answering backend")
+    p.add_argument("--index-dir", help="index to use")
+
     p = add("eval", None, "evaluate retrieval (and answers) on question sets and XQuAD",
             "examples:\n  rag eval retrieval                          the bundled dev set\n"
             "  rag eval retrieval my_questions.jsonl --compare dense,bm25,hybrid --markdown out.md\n"

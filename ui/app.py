@@ -1,0 +1,198 @@
+"""The Gradio chat app: streamed, cited answers that read right in Arabic and English.
+
+A thin face over ``rag.answer.ask_stream``: every message gets ``dir="rtl"`` or
+``dir="ltr"`` from its language, citations ``[n]`` link to the passages in the sources
+panel (opened and highlighted on click), and ungrounded answers carry a gentle warning.
+
+Example::
+
+    >>> build_app(Settings.load()).launch(server_name="127.0.0.1", server_port=7860)
+"""
+from __future__ import annotations
+
+import html
+import logging
+import re
+import threading
+from typing import Any
+
+import gradio as gr
+
+from index.errors import RagError
+from index.settings import Settings
+from rag.answer import ask_stream
+from rag.language import detect_language
+from rag.service import get_retriever
+from rag.types import Answer
+
+log = logging.getLogger(__name__)
+
+EXAMPLES = [
+    "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟",
+    "ما الملفات التي يتناولها الحوار الاستراتيجي بين بغداد وواشنطن؟",
+    "How many American soldiers are deployed in Iraq?",
+    "What did Senator Joe Wilson's campaign call for?",
+]
+CSS = """
+.msg { unicode-bidi: plaintext; }
+.msg[dir=rtl] { text-align: right; }
+a.cite { text-decoration: none; font-weight: 600; cursor: pointer; }
+.source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 6px 10px; margin: 6px 0; }
+.source[open] { background: var(--background-fill-secondary); }
+.source.flash { outline: 3px solid var(--color-accent); }
+.source mark { padding: 0 2px; }
+.source .meta { font-size: 0.85em; opacity: 0.75; direction: ltr; text-align: left; }
+.warn { margin-top: 8px; padding: 6px 10px; border-radius: 6px; background: #fff6d6; color: #5c4400; font-size: 0.9em; }
+.notice { margin-top: 8px; padding: 6px 10px; border-radius: 6px; background: #e8f1ff; color: #123e7a; font-size: 0.9em; }
+.turn-q { font-weight: 600; margin-top: 10px; }
+"""
+JS_HEAD = """
+<script>
+document.addEventListener('click', (event) => {
+  const link = event.target.closest && event.target.closest('a.cite');
+  if (!link) return;
+  event.preventDefault();
+  const target = document.getElementById(link.dataset.target || link.getAttribute('href').slice(1));
+  if (!target) return;
+  target.open = true;
+  target.classList.add('flash');
+  target.scrollIntoView({behavior: 'smooth', block: 'center'});
+  setTimeout(() => target.classList.remove('flash'), 2000);
+});
+</script>
+"""
+LABELS = {
+    "title": "## أسئلة عن الأخبار العربية · Questions about Arabic news\nAnswers come only from the indexed articles, with numbered citations. · الإجابات من المقالات فقط مع أرقام المصادر.",
+    "input": "اكتب سؤالك بالعربية أو الإنجليزية · Ask in Arabic or English",
+    "send": "اسأل · Ask", "clear": "مسح المحادثة · Clear", "sources": "المصادر · Sources",
+    "settings": "الإعدادات · Settings", "backend": "المحرك · Backend", "top_k": "عدد المقاطع · Passages",
+    "loading": "⏳ جارٍ تحميل النماذج (السؤال الأول فقط)… · Loading models (first question only)…",
+    "ready": "", "no_sources": "<p class='msg'>ستظهر المصادر هنا · Sources will appear here.</p>",
+}
+WARN_LEAD = {"ar": "ⓘ يُرجى التحقق: ", "en": "ⓘ Please double-check: "}
+
+
+def wrap(text: str, language: str | None = None) -> str:
+    """A message as HTML with its reading direction set from its language."""
+    language = language or detect_language(text)
+    return f'<div class="msg" dir="{"rtl" if language == "ar" else "ltr"}" lang="{language}">{text}</div>'
+
+
+def link_citations(text: str, turn: int) -> str:
+    """Escape ``text`` and turn each ``[n]`` into a link to source ``n`` of this turn."""
+    return re.sub(r"\[(\d{1,2})\]", lambda m: f'<a class="cite" href="#src-{turn}-{m.group(1)}" data-target="src-{turn}-{m.group(1)}">[{m.group(1)}]</a>', html.escape(text))
+
+
+def render_answer(answer: Answer, turn: int) -> str:
+    body = link_citations(answer.text, turn).replace("\n", "<br>")
+    if answer.notice:
+        body += f'<div class="notice">{html.escape(answer.notice)}</div>'
+    if not answer.grounded and answer.reasons:
+        body += f'<div class="warn">{WARN_LEAD[answer.language]}{html.escape("; ".join(answer.reasons))}</div>'
+    return wrap(body, answer.language)
+
+
+def _highlight(text: str, quote: str) -> str:
+    if quote and quote in text:
+        a = text.index(quote)
+        return html.escape(text[:a]) + f"<mark>{html.escape(quote)}</mark>" + html.escape(text[a + len(quote):])
+    return html.escape(text)
+
+
+def render_sources(turns: list[dict[str, Any]]) -> str:
+    """The sources panel: every turn's passages (latest first), cited ones with their quote marked."""
+    if not turns:
+        return LABELS["no_sources"]
+    parts = []
+    for t in reversed(turns):
+        parts.append(f'<div class="turn-q msg" dir="auto">{html.escape(t["question"])}</div>')
+        quotes = {c["n"]: c["quote"] for c in t["citations"]}
+        for n, p in enumerate(t["passages"], 1):
+            d = "rtl" if detect_language(p["text"]) == "ar" else "ltr"
+            parts.append(
+                f'<details class="source" id="src-{t["turn"]}-{n}" dir="{d}"{" open" if n in quotes and t is turns[-1] else ""}>'
+                f'<summary>[{n}] {html.escape(p["title"])} · {p["score"]:.2f}{" ✓" if n in quotes else ""}</summary>'
+                f'<div class="meta">{html.escape(p["source"])} [{p["start"]}:{p["end"]}]</div>'
+                f'<p>{_highlight(p["text"], quotes.get(n, ""))}</p></details>'
+            )
+    return "\n".join(parts)
+
+
+def build_app(settings: Settings) -> gr.Blocks:
+    """The chat app for ``settings``; the index and models start loading in the background."""
+    loaded = threading.Event()
+
+    def warm_up() -> None:
+        try:
+            get_retriever(settings).search("warm up", 1)
+        except RagError as exc:
+            log.warning("warm-up failed: %s", exc)
+        loaded.set()
+
+    threading.Thread(target=warm_up, daemon=True).start()
+
+    def respond(message: str, chat: list, turns: list, backend: str, top_k: int):
+        message = (message or "").strip()
+        if not message:
+            yield chat, turns, render_sources(turns), "", gr.update()
+            return
+        turn = len(turns) + 1
+        chat = chat + [{"role": "user", "content": wrap(html.escape(message))}, {"role": "assistant", "content": ""}]
+        status = "" if loaded.is_set() else LABELS["loading"]
+        yield chat, turns, render_sources(turns), "", status
+        history = [(r, t) for tt in turns for r, t in (("user", tt["question"]), ("assistant", tt["answer"]))]
+        partial = ""
+        try:
+            for piece in ask_stream(message, history, top_k=int(top_k), backend=backend, settings=settings):
+                if isinstance(piece, Answer):
+                    chat[-1]["content"] = render_answer(piece, turn)
+                    turns = turns + [{"turn": turn, "question": message, "answer": piece.text,
+                                      "passages": [p.to_dict() for p in piece.passages],
+                                      "citations": [{"n": c.n, "quote": c.quote} for c in piece.citations]}]
+                else:
+                    partial += piece
+                    chat[-1]["content"] = wrap(link_citations(partial, turn), detect_language(message))
+                yield chat, turns, render_sources(turns), "", ""
+        except RagError as exc:
+            chat[-1]["content"] = wrap(f'<div class="warn">{html.escape(str(exc))}</div>', detect_language(message))
+            yield chat, turns, render_sources(turns), "", ""
+        except Exception:  # never show a traceback in the page
+            log.exception("answering failed")
+            chat[-1]["content"] = wrap('<div class="warn">Something went wrong while answering; see the server log. · حدث خطأ أثناء الإجابة.</div>')
+            yield chat, turns, render_sources(turns), "", ""
+
+    with gr.Blocks(title="Arabic news Q&A · أسئلة الأخبار") as app:
+        gr.Markdown(LABELS["title"])
+        turns = gr.State([])
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=3, min_width=320):
+                chat = gr.Chatbot(elem_id="chat", height=520, label="Chat", sanitize_html=True, render_markdown=False)
+                status = gr.Markdown("", elem_id="status")
+                box = gr.Textbox(placeholder=LABELS["input"], show_label=False, elem_id="question", lines=1, max_lines=6)
+                with gr.Row():
+                    send = gr.Button(LABELS["send"], variant="primary", elem_id="send")
+                    clear = gr.Button(LABELS["clear"], elem_id="clear")
+                gr.Examples(EXAMPLES, inputs=box, label="أمثلة · Examples")
+            with gr.Column(scale=2, min_width=300):
+                gr.Markdown(f"### {LABELS['sources']}")
+                sources = gr.HTML(LABELS["no_sources"], elem_id="sources")
+                with gr.Accordion(LABELS["settings"], open=False):
+                    backend = gr.Dropdown(["local", "openai", "extractive"], value=settings.backend, label=LABELS["backend"], elem_id="backend")
+                    top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label=LABELS["top_k"], elem_id="top_k")
+        outputs = [chat, turns, sources, box, status]
+        box.submit(respond, [box, chat, turns, backend, top_k], outputs)
+        send.click(respond, [box, chat, turns, backend, top_k], outputs)
+        clear.click(lambda: ([], [], LABELS["no_sources"], "", ""), None, outputs)
+    return app
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
+    """Start the app on ``host:port`` and say where to open it."""
+    app = build_app(settings)
+    app.queue(default_concurrency_limit=2)
+    app.launch(server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, head=JS_HEAD,
+               quiet=True, show_error=False, footer_links=[])
+    print(f"\nChat UI ready: open http://{host}:{port} in your browser (Ctrl-C stops it).", flush=True)
+    if block:
+        app.block_thread()
+    return app
