@@ -61,11 +61,16 @@ class Settings:
     llm_timeout_s: float = 180.0
     prompt_tokens: int = 1000
 
+    # Evaluation: an optional OpenAI-compatible judge for correctness/faithfulness
+    judge_base_url: str = ""
+    judge_model: str = ""
+    judge_api_key: str = "none"
+
     # HTTP API
     api_token: str = ""
     cors_origins: str = ""  # comma separated
     max_question_chars: int = 4000
-    max_concurrent: int = 4
+    max_concurrent: int = 16  # requests answered at once; more get 429 + Retry-After
 
     def __post_init__(self) -> None:
         home = Path(self.home).expanduser()

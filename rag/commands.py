@@ -42,6 +42,27 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval_answers(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag.evaluation import answers
+    from rag.evaluation.report import load_questions, table, write_reports
+
+    settings = _settings(args, backend=args.backend)
+    path = Path(args.questions) if args.questions else Path(str(resources.files("rag").joinpath("data", "seed_dev.jsonl")))
+    questions = load_questions(path)
+    with tqdm(total=len(questions), desc="answering", unit="q") as bar:
+        result = answers.evaluate_answers(questions, settings, bar.update)
+    header, rows = answers.rows(result)
+    for r in result["questions"]:
+        flag = "" if r["grounded"] else "  [flagged: " + "; ".join(r["reasons"]) + "]"
+        print(f"{r['id']} ({r['lang']}) {r['answer'][:160]!r}{flag}")
+    print(f"\nanswers on {path} with backend {settings.backend}\n")
+    print(table(header, rows))
+    write_reports(result, header, rows, args.json, args.markdown, f"Answers ({settings.backend}): {path.name}")
+    return 0
+
+
 def cmd_eval_xquad(args: argparse.Namespace) -> int:
     from rag.evaluation import xquad
     from rag.evaluation.report import table, write_reports
@@ -159,6 +180,12 @@ def register(add) -> None:
     q.add_argument("--compare", default="hybrid", help="comma-separated variants: dense,bm25,hybrid (default hybrid)")
     common(q)
     q.set_defaults(func=cmd_eval_retrieval)
+
+    q = sub.add_parser("answers", help="answer a JSONL question set and score citations, language, numbers, refusals")
+    q.add_argument("questions", nargs="?", help=f"JSONL question set (default: the bundled {DEV_SET})")
+    q.add_argument("--backend", choices=["local", "openai", "extractive"], help="answering backend (default: setting backend)")
+    common(q)
+    q.set_defaults(func=cmd_eval_answers)
 
     q = sub.add_parser("xquad", help="the XQuAD ar/en benchmark: recall@1/5 and MRR@10 per direction")
     q.add_argument("dir", help="folder with xquad.ar.json and xquad.en.json")

@@ -30,9 +30,15 @@ def default_settings() -> Settings:
     return Settings.load()
 
 
-@lru_cache(maxsize=4)
 def _embedder(settings: Settings) -> SentenceTransformerEmbedder:
-    return SentenceTransformerEmbedder.from_settings(settings, show_progress=False)
+    return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size)
+
+
+@lru_cache(maxsize=4)
+def _embedder_for(model: str, models_dir, batch_size: int) -> SentenceTransformerEmbedder:
+    """One loaded model per model identity, shared by every index and settings variant."""
+    return SentenceTransformerEmbedder.from_settings(
+        Settings(models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size), show_progress=False)
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,143 @@
+"""The HTTP API against a real uvicorn server on loopback: JSON endpoints, OpenAI clients, errors."""
+import json
+import threading
+
+import httpx
+import pytest
+
+from index.errors import ConfigError
+from rag.api import serve
+from tests.servers import ApiServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def api(seed_index):
+    with ApiServer(seed_index.replace(max_concurrent=2)) as server:
+        yield server
+
+
+def test_health_ready_docs_and_models(api) -> None:
+    assert httpx.get(api.url + "/healthz").json() == {"status": "ok"}
+    assert httpx.get(api.url + "/readyz").json() == {"status": "ready"}
+    assert httpx.get(api.url + "/docs").status_code == 200
+    spec = httpx.get(api.url + "/openapi.json").json()
+    assert {"/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/models"} <= set(spec["paths"])
+    ids = [m["id"] for m in httpx.get(api.url + "/v1/models").json()["data"]]
+    assert "arabic-news-rag" in ids and "arabic-news-rag-extractive" in ids
+
+
+def test_ask_returns_answer_with_citations(api) -> None:
+    r = httpx.post(api.url + "/v1/ask", json={"question": "من هو وزير الخارجية العراقي الذي التقى بلينكن؟", "top_k": 3}, timeout=120)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["language"] == "ar" and body["grounded"] is True and body["citations"]
+    c = body["citations"][0]
+    assert {"n", "doc_id", "title", "source", "text", "start", "end", "quote"} <= set(c) and "فؤاد حسين" in c["quote"]
+    assert "total_s" in body["timings"]
+
+
+def test_search_returns_scored_passages(api) -> None:
+    r = httpx.post(api.url + "/v1/search", json={"query": "Joe Wilson campaign", "top_k": 2}, timeout=60)
+    passages = r.json()["passages"]
+    assert r.status_code == 200 and len(passages) == 2 and passages[0]["score"] >= passages[1]["score"]
+
+
+def test_openai_client_non_stream_and_stream(api) -> None:
+    from openai import OpenAI
+
+    client = OpenAI(base_url=api.url + "/v1", api_key="unused")
+    r = client.chat.completions.create(model="arabic-news-rag", messages=[{"role": "user", "content": "How many American soldiers are in Iraq?"}])
+    text = r.choices[0].message.content
+    assert "[1]" in text and "Sources:" in text
+    assert r.model_extra["citations"][0]["n"] == 1
+    stream = client.chat.completions.create(model="arabic-news-rag", stream=True,
+                                            messages=[{"role": "user", "content": "ما الملفات التي يتناولها الحوار الاستراتيجي؟"}])
+    chunks = list(stream)
+    streamed = "".join(ch.choices[0].delta.content or "" for ch in chunks)
+    assert "[1]" in streamed and "المصادر" in streamed
+    assert chunks[-1].choices[0].finish_reason == "stop" and chunks[-1].model_extra["citations"]
+
+
+def test_raw_stream_ends_with_done(api) -> None:
+    with httpx.stream("POST", api.url + "/v1/chat/completions", timeout=60,
+                      json={"model": "arabic-news-rag", "stream": True, "messages": [{"role": "user", "content": "Who met Blinken?"}]}) as r:
+        lines = [line for line in r.iter_lines() if line]
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert lines[-1] == "data: [DONE]" and json.loads(lines[0][6:])["object"] == "chat.completion.chunk"
+
+
+def test_langchain_chat_openai_with_history(api) -> None:
+    from langchain_openai import ChatOpenAI
+
+    llm = ChatOpenAI(base_url=api.url + "/v1", api_key="unused", model="arabic-news-rag-extractive")
+    reply = llm.invoke([("user", "How many coalition troops are deployed in Iraq now?"), ("assistant", "About 3,000 [1]."),
+                        ("user", "and how many of them are American?")])
+    assert "2500" in reply.content or "2400" in reply.content
+
+
+@pytest.mark.parametrize("payload,status", [
+    ('{"question": ', 422),  # malformed JSON
+    ('{"question": 5}', 422),  # wrong type
+    ('{"question": "   "}', 422),  # empty question
+    ('{"question": "%s"}' % ("س" * 5000), 413),  # over max_question_chars
+    ('{"question": "%s"}' % ("س" * 300_000), 413),  # over the body limit
+    ('{"question": "سؤال", "backend": "gpt-9"}', 422),  # unknown backend
+    ('{"question": "سؤال", "top_k": 0}', 422),
+    ('[1, 2]', 422),
+])
+def test_bad_requests_get_clear_json_errors(api, payload, status) -> None:
+    r = httpx.post(api.url + "/v1/ask", content=payload.encode(), headers={"content-type": "application/json"}, timeout=60)
+    assert r.status_code == status, r.text
+    assert r.json().get("error") or r.json().get("detail")
+
+
+def test_chat_errors(api) -> None:
+    r = httpx.post(api.url + "/v1/chat/completions", json={"model": "gpt-4", "messages": [{"role": "user", "content": "x"}]})
+    assert r.status_code == 422 and "unknown model" in r.json()["error"]["message"]
+    r = httpx.post(api.url + "/v1/chat/completions", json={"model": "arabic-news-rag", "messages": [{"role": "assistant", "content": "x"}]})
+    assert r.status_code == 422 and "last message" in r.json()["error"]["message"]
+
+
+def test_too_many_concurrent_requests_get_429_not_a_collapse(seed_index) -> None:
+    with ApiServer(seed_index.replace(max_concurrent=1)) as server:
+        with httpx.stream("POST", server.url + "/v1/chat/completions", timeout=60,
+                          json={"model": "arabic-news-rag", "stream": True, "messages": [{"role": "user", "content": "Who met Blinken?"}]}) as held:
+            next(held.iter_lines())  # the stream holds the only slot until it is read to the end
+            r = httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60)
+            assert r.status_code == 429 and r.headers["retry-after"] == "2"
+            list(held.iter_lines())
+        assert httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60).status_code == 200
+
+
+def test_token_is_enforced_and_required_off_loopback(seed_index) -> None:
+    with ApiServer(seed_index.replace(api_token="s3cret")) as server:
+        assert httpx.post(server.url + "/v1/search", json={"query": "x"}).status_code == 401
+        ok = httpx.post(server.url + "/v1/search", json={"query": "Blinken"}, headers={"Authorization": "Bearer s3cret"}, timeout=60)
+        assert ok.status_code == 200
+        assert httpx.get(server.url + "/healthz").status_code == 200
+    with pytest.raises(ConfigError, match="RAG_API_TOKEN"):
+        serve(seed_index, host="0.0.0.0", port=1)
+
+
+def test_schemathesis_finds_no_server_error(api) -> None:
+    import schemathesis
+    from hypothesis import HealthCheck, settings
+
+    schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
+    failures = []
+    for op in schema.get_all_operations():
+        operation = op.ok()
+
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        def check(case):
+            response = case.call(timeout=60)
+            if response.status_code >= 500:
+                failures.append((case.method, case.path, response.status_code, response.text[:200]))
+
+        operation.as_strategy()  # fails early if the operation cannot be generated
+        from hypothesis import given
+
+        given(operation.as_strategy())(check)()
+    assert failures == []

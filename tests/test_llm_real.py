@@ -1,0 +1,38 @@
+"""The embedded local LLM (Qwen2.5-Coder-1.5B via xllamacpp) answering from the seeds, and the
+OpenAI-compatible backend pointed at that same real server on loopback. Slow, but run in CI."""
+import pytest
+
+from rag.answer import ask
+from rag.llm import LocalServer
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def local(seed_index):
+    settings = seed_index.replace(backend="local")
+    yield settings
+    LocalServer.shutdown()
+
+
+def test_local_model_answers_arabic_with_a_valid_citation(local) -> None:
+    a = ask("من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟", settings=local)
+    assert a.backend == "local", a.notice
+    assert a.language == "ar" and not a.refused and a.citations
+    assert "فؤاد" in a.text and all(1 <= c.n <= len(a.passages) for c in a.citations)
+    assert any("فؤاد حسين" in c.passage.text for c in a.citations)
+    assert a.timings["first_token_s"] > 0
+
+
+def test_local_model_answers_english_with_a_valid_citation(local) -> None:
+    a = ask("How many American soldiers are deployed in Iraq?", settings=local)
+    assert a.language == "en" and a.citations, (a.text, a.notice)
+    assert any(n in a.text for n in ("2500", "2,500", "2400", "2,400")), a.text
+    assert any(n in c.passage.text for c in a.citations for n in ("2500", "2400"))
+
+
+def test_openai_compatible_backend_against_the_real_local_server(local) -> None:
+    base_url = LocalServer.get(local).base_url
+    settings = local.replace(backend="openai", openai_base_url=base_url, openai_model="anything")
+    a = ask("ما الملفات التي يتناولها الحوار الاستراتيجي بين بغداد وواشنطن؟", settings=settings)
+    assert a.backend == "openai" and not a.notice and a.citations and a.language == "ar"
