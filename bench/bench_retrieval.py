@@ -82,7 +82,8 @@ def synthetic(retriever: Retriever, n: int = 100_000, dim: int = 768) -> dict:
     base = retriever.store.chunks
     chunks = [base[i % len(base)] for i in range(n)]
     out = {}
-    queries = rng.standard_normal((200, dim)).astype(np.float32)
+    # realistic queries have near neighbours: noisy copies of random stored vectors
+    queries = vecs[rng.integers(0, n, 200)] + (0.3 / np.sqrt(dim)) * rng.standard_normal((200, dim)).astype(np.float32)
     queries /= np.linalg.norm(queries, axis=1, keepdims=True)
     results = {}
     for kind in ("flat", "hnsw"):

@@ -56,7 +56,8 @@ def load_documents(root: Path) -> tuple[list[Document], list[Skipped]]:
             log.warning("skipped %s: no article text after cleaning", f.rel_path)
             skipped.append(Skipped(f.rel_path, "no article text after cleaning"))
             continue
-        docs.append(Document(f.rel_path, title or f.path.stem, str(f.path), text, f.sha256, tuple(removed)))
+        source = f"{Path(root).resolve().name}/{f.rel_path}" if Path(root).is_dir() else f.rel_path
+        docs.append(Document(f.rel_path, title or f.path.stem, source, text, f.sha256, tuple(removed)))
     return docs, skipped
 
 

@@ -88,10 +88,29 @@ def best_quote(passage: Passage, claim: str) -> tuple[str, int, int]:
     return best
 
 
+def add_missing_citations(text: str, passages: list[Passage], min_overlap: float = 0.35) -> str:
+    """Small models often forget the markers: cite each uncited sentence by the passage it
+    shares most words with, when that overlap is clear; leave it uncited otherwise."""
+    if CITATION.search(text) or not passages:
+        return text
+    tokens = [set(tokenize(p.text)) | numbers_in(p.text) for p in passages]
+    out, last = [], 0
+    for a, b in sentence_spans(text):
+        words = set(tokenize(text[a:b])) | numbers_in(text[a:b])
+        if not words:
+            continue
+        overlaps = [len(words & t) / len(words) for t in tokens]
+        best = max(range(len(passages)), key=lambda i: overlaps[i])
+        out.append(text[last:b] + (f" [{best + 1}]" if overlaps[best] >= min_overlap else ""))
+        last = b
+    return "".join(out) + text[last:]
+
+
 def check_answer(text: str, passages: list[Passage], language: str) -> CheckResult:
     """Validate citations, numbers/dates and language of a generated ``text``."""
     reasons: list[str] = []
     text = _drop_invalid(text, len(passages), reasons)
+    text = add_missing_citations(text, passages)
     sentences = _answer_sentences(text)
     cited_all = sorted({n for _, ns in sentences for n in ns})
     if not cited_all:

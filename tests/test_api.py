@@ -1,6 +1,7 @@
 """The HTTP API against a real uvicorn server on loopback: JSON endpoints, OpenAI clients, errors."""
 import json
 import threading
+import time
 
 import httpx
 import pytest
@@ -101,14 +102,32 @@ def test_chat_errors(api) -> None:
 
 
 def test_too_many_concurrent_requests_get_429_not_a_collapse(seed_index) -> None:
-    with ApiServer(seed_index.replace(max_concurrent=1)) as server:
-        with httpx.stream("POST", server.url + "/v1/chat/completions", timeout=60,
-                          json={"model": "arabic-news-rag", "stream": True, "messages": [{"role": "user", "content": "Who met Blinken?"}]}) as held:
-            next(held.iter_lines())  # the stream holds the only slot until it is read to the end
-            r = httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60)
-            assert r.status_code == 429 and r.headers["retry-after"] == "2"
-            list(held.iter_lines())
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class SlowLLM(BaseHTTPRequestHandler):  # a real endpoint on loopback that takes 3 s, then fails
+        def do_POST(self):
+            time.sleep(3)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), SlowLLM)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    settings = seed_index.replace(max_concurrent=1, backend="openai", openai_base_url=f"http://127.0.0.1:{slow.server_port}/v1")
+    with ApiServer(settings) as server:
+        results = {}
+        first = threading.Thread(target=lambda: results.update(a=httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60)))
+        first.start()
+        time.sleep(1.0)  # the first request now holds the only slot
+        r = httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60)
+        assert r.status_code == 429 and r.headers["retry-after"] == "2" and "too many" in r.json()["error"]["message"]
+        first.join()
+        a = results["a"].json()
+        assert results["a"].status_code == 200 and a["backend"] == "extractive" and a["notice"]  # LLM failure fell back
         assert httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60).status_code == 200
+    slow.shutdown()
 
 
 def test_token_is_enforced_and_required_off_loopback(seed_index) -> None:

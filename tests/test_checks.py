@@ -36,8 +36,13 @@ def test_an_invalid_citation_is_removed() -> None:
     assert [c.n for c in r.citations] == [2] and "2500" in r.citations[0].quote
 
 
+def test_uncited_sentences_get_the_passage_they_come_from() -> None:
+    r = check_answer("ينتشر في العراق نحو 2500 جندي أمريكي.\nوعقدت المباحثات في بغداد يوم الخميس.", PASSAGES, "ar")
+    assert r.grounded and "2500 جندي أمريكي. [2]" in r.text and "الخميس. [1]" in r.text
+
+
 def test_no_citation_and_wrong_language_are_flagged() -> None:
-    assert "the answer cites no passage" in check_answer("ينتشر جنود في العراق.", PASSAGES, "ar").reasons
+    assert "the answer cites no passage" in check_answer("الطقس جميل اليوم في القاهرة.", PASSAGES, "ar").reasons
     assert "the English answer contains Arabic text" in check_answer("There are جندي أمريكي في العراق كثيرون [2].", PASSAGES, "en").reasons
     assert "the answer is not in Arabic" in check_answer("There are soldiers [2].", PASSAGES, "ar").reasons
 

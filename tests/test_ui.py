@@ -37,7 +37,7 @@ def browser():
 def ask_in_page(page, question: str, turn: int, timeout: int = 120_000):
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
-    answer = page.locator("#chat .msg a.cite").first if turn == 1 else page.locator(f'#chat a.cite[data-target^="src-{turn}-"]').first
+    answer = page.locator("#chat .msg a.cite").first if turn == 1 else page.locator(f'#chat a.cite[href^="#src-{turn}-"]').first
     answer.wait_for(timeout=timeout)
     page.wait_for_function("() => !document.querySelector('#chat .pending, #chat .generating')", timeout=timeout)
     return answer
@@ -56,7 +56,7 @@ def test_arabic_then_english_question_with_citations_and_direction(app_url, brow
     assert direction_of(page, question) == "rtl"
     assert direction_of(page, "بحسب المقالات") == "rtl"
     link.click()
-    target = link.get_attribute("data-target")
+    target = link.get_attribute("href").lstrip("#")
     source = page.locator(f"#{target}")
     source.wait_for()
     assert source.evaluate("e => e.open") is True and source.locator("mark").count() == 1
