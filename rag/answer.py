@@ -82,13 +82,15 @@ def _llm_rewrite(question: str, history: list[tuple[str, str]], language: str, s
 def extractive_answer(question: str, passages: list[Passage], language: str, settings: Settings) -> tuple[str, list[Citation]]:
     """Quote the sentences that best answer ``question``, each cited ``[n]`` by its passage."""
     picked = select_sentences(question, passages, get_retriever(settings).embedder)
-    citations: dict[int, Citation] = {}
+    spans: dict[int, tuple[int, int]] = {}
     parts = []
     for s in picked:
         n = s.passage + 1
         parts.append(f"«{s.text}» [{n}]")
-        citations.setdefault(n, Citation(n, passages[s.passage], s.text, s.start, s.end))
-    return f"{EXTRACTIVE_LEAD[language]} " + " ".join(parts), sorted(citations.values(), key=lambda c: c.n)
+        a, b = spans.get(n, (s.start, s.end))
+        spans[n] = (min(a, s.start), max(b, s.end))  # one quoted span per passage covers all its sentences
+    citations = [Citation(n, passages[n - 1], passages[n - 1].text[a:b], a, b) for n, (a, b) in sorted(spans.items())]
+    return f"{EXTRACTIVE_LEAD[language]} " + " ".join(parts), citations
 
 
 def _focused(question: str, passages: list[Passage], settings: Settings) -> list[Passage]:

@@ -138,6 +138,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _server_args(p: argparse.ArgumentParser, port: int, host_help: str) -> None:
+    p.add_argument("--host", default="127.0.0.1", help=host_help)
+    p.add_argument("--port", type=int, default=port)
+    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="default answering backend")
+    p.add_argument("--index-dir", help="index to use")
+
+
 def register(add) -> None:
     """Add the later subcommands to the parser (``add(name, func, help, examples)``)."""
     p = add("ask", cmd_ask, "answer a question with numbered citations to the articles",
@@ -151,17 +158,11 @@ def register(add) -> None:
 
     p = add("chat", cmd_chat, "start the chat UI (Gradio) on localhost",
             "examples:\n  rag chat\n  rag chat --port 8080 --backend extractive\n")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=7860)
-    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="default answering backend")
-    p.add_argument("--index-dir", help="index to use")
+    _server_args(p, 7860, "address to bind (default 127.0.0.1)")
 
     p = add("serve", cmd_serve, "start the HTTP API (JSON + OpenAI-compatible chat)",
             "examples:\n  rag serve --port 8000\n  RAG_API_TOKEN=secret rag serve --host 0.0.0.0\n")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind; anything but loopback needs RAG_API_TOKEN")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="default answering backend")
-    p.add_argument("--index-dir", help="index to use")
+    _server_args(p, 8000, "address to bind; anything but loopback needs RAG_API_TOKEN")
 
     p = add("eval", None, "evaluate retrieval (and answers) on question sets and XQuAD",
             "examples:\n  rag eval retrieval                          the bundled dev set\n"

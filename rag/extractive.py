@@ -77,4 +77,14 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
         s.score = float(sim) + 0.15 * overlap + 0.03 * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)
     chosen = [s for s in best[:max_sentences] if s.score >= best[0].score - margin]
-    return sorted(chosen, key=lambda s: (s.passage, s.start))
+    return [_with_continuation(s, passages[s.passage].text) for s in sorted(chosen, key=lambda s: (s.passage, s.start))]
+
+
+def _with_continuation(s: Sentence, text: str) -> Sentence:
+    """A sentence ending in ؛ or : announces what follows ("ملفات عدة؛ منها …"): take the next one too."""
+    if not s.text.endswith(("؛", ":", ";")):
+        return s
+    nxt = next(((a, b) for a, b in sentence_spans(text) if a >= s.end), None)
+    if nxt is None:
+        return s
+    return Sentence(s.passage, s.start, nxt[1], text[s.start:nxt[1]], s.score)
