@@ -60,6 +60,7 @@ class Settings:
     openai_api_key: str = "none"
     llm_timeout_s: float = 180.0
     prompt_tokens: int = 1000
+    prompt_mode: str = "focused"  # "focused": selected sentences only (two-step); "full": whole passages
 
     # Evaluation: an optional OpenAI-compatible judge for correctness/faithfulness
     judge_base_url: str = ""
@@ -79,6 +80,8 @@ class Settings:
         object.__setattr__(self, "models_dir", Path(self.models_dir).expanduser() if self.models_dir else home / "models")
         if self.index_kind not in ("flat", "hnsw"):
             raise ConfigError(f"index_kind must be 'flat' or 'hnsw', got {self.index_kind!r}")
+        if self.prompt_mode not in ("focused", "full"):
+            raise ConfigError(f"prompt_mode must be 'focused' or 'full', got {self.prompt_mode!r}")
         if self.backend not in ("local", "openai", "extractive"):
             raise ConfigError(f"backend must be 'local', 'openai' or 'extractive', got {self.backend!r}")
         for name in ("chunk_tokens", "top_k", "embed_batch_size", "prompt_tokens", "max_question_chars"):

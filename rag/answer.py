@@ -188,8 +188,8 @@ def _generate(question: str, passages: list[Passage], language: str, settings: S
 
     from rag.llm import chat_model
 
-    focused = _focused(question, passages, settings)
-    messages, shown = build_messages(question, focused, language, settings.prompt_tokens)
+    given = _focused(question, passages, settings) if settings.prompt_mode == "focused" else passages
+    messages, shown = build_messages(question, given, language, settings.prompt_tokens)
     originals = [next(p for p in passages if p.doc_id == s.doc_id and p.start == s.start) for s in shown]
     chain = RunnableLambda(lambda m: m) | chat_model(settings) | StrOutputParser()
     text = ""

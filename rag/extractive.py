@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -54,10 +55,22 @@ def _embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
         return np.stack([_cache[k] for k in keys])
 
 
+def _units(text: str) -> list[tuple[int, int]]:
+    """Sentence spans, where one ending in ؛ or : is joined to the next: it announces what follows
+    ("ويتناول الحوار ملفات عدة؛ منها السياسية …")."""
+    units: list[tuple[int, int]] = []
+    for a, b in sentence_spans(text):
+        if units and text[units[-1][0]:units[-1][1]].endswith(("؛", ":", ";")):
+            units[-1] = (units[-1][0], b)
+        else:
+            units.append((a, b))
+    return units
+
+
 def split_passages(passages: list[Passage], min_words: int = 4) -> list[Sentence]:
     out = []
     for pi, p in enumerate(passages):
-        for a, b in sentence_spans(p.text):
+        for a, b in _units(p.text):
             if len(p.text[a:b].split()) >= min_words:
                 out.append(Sentence(pi, a, b, p.text[a:b]))
     return out
@@ -72,19 +85,13 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     svecs = _embed_cached(embedder, [s.text for s in sents])
     sims = svecs @ qvec
     qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
-    for s, sim in zip(sents, sims):
-        overlap = len(qtokens & set(tokenize(s.text))) / len(qtokens) if qtokens else 0.0
-        s.score = float(sim) + 0.15 * overlap + 0.03 * passages[s.passage].score
+    stokens = [set(tokenize(s.text)) for s in sents]
+    # words of the question that few candidate sentences share (ملفات) say more than common ones (الحوار)
+    idf = {t: math.log(1 + len(sents) / (1 + sum(t in st for st in stokens))) for t in qtokens}
+    total = sum(idf.values()) or 1.0
+    for s, sim, st in zip(sents, sims, stokens):
+        overlap = sum(idf[t] for t in qtokens & st) / total
+        s.score = float(sim) + 0.3 * overlap + 0.03 * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)
     chosen = [s for s in best[:max_sentences] if s.score >= best[0].score - margin]
-    return [_with_continuation(s, passages[s.passage].text) for s in sorted(chosen, key=lambda s: (s.passage, s.start))]
-
-
-def _with_continuation(s: Sentence, text: str) -> Sentence:
-    """A sentence ending in ؛ or : announces what follows ("ملفات عدة؛ منها …"): take the next one too."""
-    if not s.text.endswith(("؛", ":", ";")):
-        return s
-    nxt = next(((a, b) for a, b in sentence_spans(text) if a >= s.end), None)
-    if nxt is None:
-        return s
-    return Sentence(s.passage, s.start, nxt[1], text[s.start:nxt[1]], s.score)
+    return sorted(chosen, key=lambda s: (s.passage, s.start))

@@ -68,7 +68,7 @@ def tokenize(text: str, stem: bool = True) -> list[str]:
     return out
 
 
-_PREFIXES = ("وبال", "وكال", "وال", "بال", "كال", "فال", "لل", "ولل")
+_PREFIXES = ("وبال", "وكال", "وال", "بال", "كال", "فال", "ولل", "لل", "ال")
 
 
 def _strip_prefix(word: str) -> str:
