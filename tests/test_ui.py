@@ -84,3 +84,26 @@ def test_phone_width_and_refusal(app_url, browser, artifacts) -> None:
     assert width <= 400, f"page scrolls sideways at phone width ({width}px)"
     page.screenshot(path=str(artifacts / "ui-phone.png"), full_page=True)
     page.close()
+
+
+def test_the_real_local_model_answers_in_the_page(seed_index, browser, artifacts) -> None:
+    from rag.llm import LocalServer
+    from ui.app import launch
+
+    port = free_port()
+    app = launch(seed_index.replace(backend="local"), "127.0.0.1", port, block=False)
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(f"http://127.0.0.1:{port}")
+        question = "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن؟"
+        link = ask_in_page(page, question, 1, timeout=400_000)
+        assert direction_of(page, question) == "rtl"
+        link.click()
+        source = page.locator("#" + link.get_attribute("href").lstrip("#"))
+        assert source.evaluate("e => e.open") is True
+        assert "فؤاد" in page.locator("#chat").inner_text()
+        page.screenshot(path=str(artifacts / "ui-local-llm.png"), full_page=True)
+        page.close()
+    finally:
+        app.close()
+        LocalServer.shutdown()
