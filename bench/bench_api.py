@@ -36,7 +36,9 @@ def load(url: str, clients: int, seconds: float, backend: str) -> dict:
             while time.time() < stop:
                 t = time.perf_counter()
                 try:
-                    r = http.post(url + "/v1/ask", json={"question": QUESTIONS[(i + n) % len(QUESTIONS)], "backend": backend})
+                    # a distinct text per request, so no cache answers for the model
+                    question = f"{QUESTIONS[(i + n) % len(QUESTIONS)]} ({i}-{n})"
+                    r = http.post(url + "/v1/ask", json={"question": question, "backend": backend})
                     ok = r.status_code == 200
                 except httpx.HTTPError as exc:
                     ok, r = False, exc

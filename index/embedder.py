@@ -81,6 +81,7 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
+        self._queries = _QueryBatcher(self._encode)
 
     @classmethod
     def from_settings(cls, settings: Settings, show_progress: bool = True) -> "SentenceTransformerEmbedder":
@@ -130,6 +131,11 @@ class SentenceTransformerEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if kind == "query" and len(texts) == 1:
+            return self._queries.embed(texts[0])[None, :]
+        return self._encode(texts, kind)
+
+    def _encode(self, texts: list[str], kind: Kind) -> np.ndarray:
         model = self.model
         prompt = model.prompts.get(kind) if getattr(model, "prompts", None) else None
         vectors = model.encode(
@@ -141,3 +147,59 @@ class SentenceTransformerEmbedder:
             show_progress_bar=self.show_progress and len(texts) > self.batch_size,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+
+class _QueryBatcher:
+    """Single questions from concurrent requests are embedded together, one batch at a time.
+
+    Whatever arrives while a batch runs forms the next batch, so a busy server does one
+    forward pass for many questions instead of many competing ones (two cores cannot run
+    sixteen at once). A small cache serves the same question asked twice in one answer
+    (retrieval, then sentence selection).
+    """
+
+    def __init__(self, encode, cache_size: int = 256) -> None:
+        self._encode = encode
+        self._cond = threading.Condition()
+        self._pending: list[tuple[str, dict]] = []
+        self._busy = False
+        self._cache: dict[str, np.ndarray] = {}
+        self._cache_size = cache_size
+
+    def embed(self, text: str) -> np.ndarray:
+        with self._cond:
+            if text in self._cache:
+                return self._cache[text]
+            slot: dict = {}
+            self._pending.append((text, slot))
+            while "vector" not in slot and "error" not in slot:
+                if not self._busy:
+                    self._busy = True
+                    batch, self._pending = self._pending, []
+                    self._cond.release()
+                    try:
+                        self._run(batch)
+                    finally:
+                        self._cond.acquire()
+                        self._busy = False
+                        self._cond.notify_all()
+                else:
+                    self._cond.wait()
+            if "error" in slot:
+                raise slot["error"]
+            return slot["vector"]
+
+    def _run(self, batch: list[tuple[str, dict]]) -> None:
+        texts = list(dict.fromkeys(t for t, _ in batch))
+        try:
+            vectors = dict(zip(texts, self._encode(texts, "query")))
+        except Exception as exc:  # every waiter gets the error, not a hang
+            for _, slot in batch:
+                slot["error"] = exc
+            return
+        with self._cond:
+            for text, slot in batch:
+                slot["vector"] = vectors[text]
+            self._cache.update(vectors)
+            while len(self._cache) > self._cache_size:
+                self._cache.pop(next(iter(self._cache)))
