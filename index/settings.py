@@ -60,7 +60,7 @@ class Settings:
     openai_api_key: str = "none"
     llm_timeout_s: float = 180.0
     prompt_tokens: int = 1000
-    prompt_mode: str = "full"  # "full": whole passages within the budget; "focused": selected sentences only (two-step)
+    prompt_mode: str = "focused"  # "focused": selected sentences only (two-step); "full": whole passages within the budget
 
     # Evaluation: an optional OpenAI-compatible judge for correctness/faithfulness
     judge_base_url: str = ""

@@ -29,6 +29,7 @@ MODES = ("hybrid", "dense", "bm25")
 # Lexical weight by question language; measured on XQuAD and the seed dev set (README, "Retrieval").
 LEXICAL_WEIGHT = {"ar": 0.16, "en": 0.05}
 CANDIDATES = 50
+SPREAD_FOR_FULL_WEIGHT = 0.2  # BM25's best passage must lead the next by 20% for the full lexical weight
 
 
 class Retriever:
@@ -63,6 +64,8 @@ class Retriever:
         lexical = self.bm25.scores(query) if mode != "dense" else np.zeros(len(self.store.chunks), dtype=np.float32)
         top_lex = float(lexical.max()) if len(lexical) else 0.0
         weight = 1.0 if mode == "bm25" else (self.lexical_weight.get(detect_language(query), 0.0) if mode == "hybrid" else 0.0)
+        if mode == "hybrid":
+            weight *= self._lexical_confidence(lexical)
         candidates = {i for i, _ in dense_hits}
         if weight > 0 and top_lex > 0:
             candidates |= {int(i) for i in np.argsort(-lexical)[:CANDIDATES] if lexical[i] > 0}
@@ -88,6 +91,18 @@ class Retriever:
         for rank, p in enumerate(passages, 1):
             p.rank = rank
         return passages
+
+    @staticmethod
+    def _lexical_confidence(lexical: np.ndarray) -> float:
+        """How much BM25 can be trusted for this query: full when its best passage clearly
+        leads the next, little when many passages tie on words every article shares
+        (العراق, الأمريكية in a corpus about Iraq and the US)."""
+        if len(lexical) < 2:
+            return 1.0
+        s2, s1 = np.partition(lexical, -2)[-2:]
+        if s1 <= 0:
+            return 0.0
+        return float(min(1.0, (1.0 - s2 / s1) / SPREAD_FOR_FULL_WEIGHT))
 
     @staticmethod
     def _merge(passages: list[Passage], chunk) -> bool:

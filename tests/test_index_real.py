@@ -48,7 +48,7 @@ def test_cli_search_prints_passages_in_both_languages(seed_index) -> None:
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "[1] score" in out.stdout and "فؤاد حسين" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "search", "Blinken", "--json", "-k", "2"],
+    out = subprocess.run([sys.executable, "-m", "rag.cli", "search", "Who did Blinken meet in Washington?", "--json", "-k", "2"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     data = json.loads(out.stdout)
     assert len(data) == 2 and {"title", "source", "score", "start", "end"} <= set(data[0])
