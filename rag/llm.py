@@ -72,7 +72,7 @@ class LocalServer:
                 cls._instance = None
 
 
-def chat_model(settings: Settings, max_tokens: int | None = None, temperature: float = 0.1):
+def chat_model(settings: Settings, max_tokens: int | None = None, temperature: float = 0.0):
     """A ``ChatOpenAI`` for the configured backend (``local`` starts the embedded server)."""
     from langchain_openai import ChatOpenAI
 

@@ -95,7 +95,7 @@ def test_the_real_local_model_answers_in_the_page(seed_index, browser, artifacts
     try:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(f"http://127.0.0.1:{port}")
-        question = "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن؟"
+        question = "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟"
         link = ask_in_page(page, question, 1, timeout=400_000)
         assert direction_of(page, question) == "rtl"
         link.click()
