@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request
@@ -84,14 +85,8 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
 
 def create_app(settings: Settings) -> FastAPI:
     """The FastAPI app for ``settings`` (token, CORS, limits); models load in the background."""
-    app = FastAPI(title="Arabic news RAG", version="0.1.0",
-                  description="Cited answers over Arabic news articles. All answers come from `ask()`, passages from `search()`.")
     slots = threading.BoundedSemaphore(settings.max_concurrent)
     state: dict[str, Any] = {"ready": False, "problem": "loading the index and models"}
-
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
-                           allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
 
     def warm_up() -> None:
         try:
@@ -100,9 +95,17 @@ def create_app(settings: Settings) -> FastAPI:
         except RagError as exc:
             state["problem"] = str(exc)
 
-    @app.on_event("startup")
-    def _start() -> None:
-        threading.Thread(target=warm_up, daemon=True).start()
+    @asynccontextmanager
+    async def lifespan(_: FastAPI):
+        threading.Thread(target=warm_up, daemon=True).start()  # /readyz turns 200 when done
+        yield
+
+    app = FastAPI(title="Arabic news RAG", version="0.1.0", lifespan=lifespan,
+                  description="Cited answers over Arabic news articles. All answers come from `ask()`, passages from `search()`.")
+
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origins.split(",")],
+                           allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
