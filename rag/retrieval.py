@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 MODES = ("hybrid", "dense", "bm25")
 # Lexical weight by question language; measured on XQuAD and the seed dev set (README, "Retrieval").
-LEXICAL_WEIGHT = {"ar": 0.16, "en": 0.05}
+LEXICAL_WEIGHT = {"ar": 0.25, "en": 0.05}
 CANDIDATES = 50
 SPREAD_FOR_FULL_WEIGHT = 0.2  # BM25's best passage must lead the next by 20% for the full lexical weight
 
