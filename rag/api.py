@@ -126,9 +126,12 @@ def create_app(settings: Settings) -> FastAPI:
         log.exception("unexpected error on %s", request.url.path)
         return _error(500, "internal error; see the server log", "internal_error")
 
+    def busy() -> JSONResponse:
+        return _error(429, f"too many concurrent requests (limit {settings.max_concurrent}); retry shortly", "rate_limit", {"Retry-After": "2"})
+
     def limited(fn, *args, **kwargs):
         if not slots.acquire(blocking=False):
-            return _error(429, f"too many concurrent requests (limit {settings.max_concurrent}); retry shortly", "rate_limit", {"Retry-After": "2"})
+            return busy()
         try:
             return fn(*args, **kwargs)
         finally:
@@ -179,7 +182,7 @@ def create_app(settings: Settings) -> FastAPI:
                         "citations": [c.to_dict() for c in a.citations], "rag": a.to_dict()}
             return limited(run)
         if not slots.acquire(blocking=False):
-            return _error(429, f"too many concurrent requests (limit {settings.max_concurrent}); retry shortly", "rate_limit", {"Retry-After": "2"})
+            return busy()
         stream = ask_stream(question, history, **options)
         try:
             first = next(stream)  # validation errors surface here, before the 200 is sent

@@ -7,12 +7,14 @@ from importlib import resources
 from pathlib import Path
 
 from index.settings import Settings
+from rag.cli import _settings
 
 DEV_SET = "rag/data/seed_dev.jsonl"
 
 
-def _settings(args: argparse.Namespace, **extra) -> Settings:
-    return Settings.load(args.config, home=args.home, index_dir=getattr(args, "index_dir", None), **extra)
+def _question_set(args: argparse.Namespace) -> Path:
+    """The question set named on the command line, else the bundled dev set."""
+    return Path(args.questions) if args.questions else Path(str(resources.files("rag").joinpath("data", "seed_dev.jsonl")))
 
 
 def _modes(text: str) -> list[str]:
@@ -32,7 +34,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     from rag.service import get_retriever
 
     settings = _settings(args)
-    path = Path(args.questions) if args.questions else Path(str(resources.files("rag").joinpath("data", "seed_dev.jsonl")))
+    path = _question_set(args)
     questions = load_questions(path)
     result = retrieval.evaluate_retrieval(get_retriever(settings), questions, _modes(args.compare), settings.min_score)
     header, rows = retrieval.rows(result)
@@ -49,7 +51,7 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     from rag.evaluation.report import load_questions, table, write_reports
 
     settings = _settings(args, backend=args.backend)
-    path = Path(args.questions) if args.questions else Path(str(resources.files("rag").joinpath("data", "seed_dev.jsonl")))
+    path = _question_set(args)
     questions = load_questions(path)
     with tqdm(total=len(questions), desc="answering", unit="q") as bar:
         result = answers.evaluate_answers(questions, settings, bar.update)
