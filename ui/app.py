@@ -52,7 +52,7 @@ document.addEventListener('click', (event) => {
   const link = event.target.closest && event.target.closest('a.cite');
   if (!link) return;
   event.preventDefault();
-  const target = document.getElementById(link.dataset.target || link.getAttribute('href').slice(1));
+  const target = document.getElementById(link.getAttribute('href').slice(1));  // Gradio's sanitizer drops data-* attributes, so the href carries the target
   if (!target) return;
   target.open = true;
   target.classList.add('flash');
@@ -80,7 +80,7 @@ def wrap(text: str, language: str | None = None) -> str:
 
 def link_citations(text: str, turn: int) -> str:
     """Escape ``text`` and turn each ``[n]`` into a link to source ``n`` of this turn."""
-    return re.sub(r"\[(\d{1,2})\]", lambda m: f'<a class="cite" href="#src-{turn}-{m.group(1)}" data-target="src-{turn}-{m.group(1)}">[{m.group(1)}]</a>', html.escape(text))
+    return re.sub(r"\[(\d{1,2})\]", lambda m: f'<a class="cite" href="#src-{turn}-{m.group(1)}">[{m.group(1)}]</a>', html.escape(text))
 
 
 def render_answer(answer: Answer, turn: int) -> str:
