@@ -69,13 +69,31 @@ def model_fingerprint(location: Path | str) -> str:
     return h.hexdigest()[:16]
 
 
+def resolve_dtype(dtype: str) -> str:
+    """``auto`` means bfloat16 on CPUs with native bf16 instructions (AVX512-BF16 or AMX), where it
+    halves the forward pass (bench/bench_retrieval.py); elsewhere bf16 is emulated and slower."""
+    if dtype != "auto":
+        return dtype
+    try:
+        import torch
+
+        native = torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except (ImportError, AttributeError):  # an older torch without these probes
+        native = False
+    return "bfloat16" if native else "float32"
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use."""
 
-    def __init__(self, name: str, location: Path | str, batch_size: int = 16, show_progress: bool = True) -> None:
+    def __init__(self, name: str, location: Path | str, batch_size: int = 16, show_progress: bool = True,
+                 dtype: str = "auto") -> None:
         self.name = name
         self.location = location
+        # bfloat16 and float32 vectors of this model agree to cosine 0.998 (README), so the
+        # dtype is deliberately not part of the fingerprint: an index serves both.
         self.fingerprint = model_fingerprint(location)
+        self.dtype = resolve_dtype(dtype)
         self.batch_size = batch_size
         self.show_progress = show_progress
         self._model = None
@@ -86,7 +104,7 @@ class SentenceTransformerEmbedder:
     @classmethod
     def from_settings(cls, settings: Settings, show_progress: bool = True) -> "SentenceTransformerEmbedder":
         location = resolve_model(settings.embedding_model, settings.models_dir)
-        return cls(settings.embedding_model, location, settings.embed_batch_size, show_progress)
+        return cls(settings.embedding_model, location, settings.embed_batch_size, show_progress, settings.embed_dtype)
 
     @property
     def model(self):
@@ -98,6 +116,10 @@ class SentenceTransformerEmbedder:
                 log.info("loading embedding model %s", self.location)
                 try:
                     self._model = SentenceTransformer(str(self.location), device="cpu")
+                    if self.dtype == "bfloat16":
+                        import torch
+
+                        self._model.to(torch.bfloat16)
                 except Exception as exc:  # any loader failure means "this model is not usable here"
                     raise ModelMissingError(
                         f"could not load embedding model {self.name!r} from {self.location}: {exc}. "
@@ -146,7 +168,9 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=self.show_progress and len(texts) > self.batch_size,
         )
-        return np.asarray(vectors, dtype=np.float32)
+        vectors = np.asarray(vectors, dtype=np.float32)
+        # normalised again in float32: bfloat16 rounding leaves norms off by up to 1e-3
+        return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
 
 
 class _QueryBatcher:

@@ -40,6 +40,7 @@ class Settings:
     # Embedding and index
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # a provisioned name, a local path or a sentence-transformers id
     embed_batch_size: int = 16
+    embed_dtype: str = "auto"  # "auto" (bfloat16 where the CPU has native bf16, else float32) | "float32" | "bfloat16"
     chunk_tokens: int = 220  # target chunk size in cl100k tokens
     chunk_overlap_sentences: int = 1
     index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for large corpora)
@@ -61,6 +62,7 @@ class Settings:
     llm_timeout_s: float = 180.0
     prompt_tokens: int = 1000
     prompt_mode: str = "focused"  # "focused": selected sentences only (two-step); "full": whole passages within the budget
+    english_mode: str = "direct"  # English questions: "direct" answer, or "translate" (answer in Arabic, then translate)
 
     # Evaluation: an optional OpenAI-compatible judge for correctness/faithfulness
     judge_base_url: str = ""
@@ -80,8 +82,12 @@ class Settings:
         object.__setattr__(self, "models_dir", Path(self.models_dir).expanduser() if self.models_dir else home / "models")
         if self.index_kind not in ("flat", "hnsw"):
             raise ConfigError(f"index_kind must be 'flat' or 'hnsw', got {self.index_kind!r}")
+        if self.embed_dtype not in ("auto", "float32", "bfloat16"):
+            raise ConfigError(f"embed_dtype must be 'auto', 'float32' or 'bfloat16', got {self.embed_dtype!r}")
         if self.prompt_mode not in ("focused", "full"):
             raise ConfigError(f"prompt_mode must be 'focused' or 'full', got {self.prompt_mode!r}")
+        if self.english_mode not in ("direct", "translate"):
+            raise ConfigError(f"english_mode must be 'direct' or 'translate', got {self.english_mode!r}")
         if self.backend not in ("local", "openai", "extractive"):
             raise ConfigError(f"backend must be 'local', 'openai' or 'extractive', got {self.backend!r}")
         for name in ("chunk_tokens", "top_k", "embed_batch_size", "prompt_tokens", "max_question_chars"):

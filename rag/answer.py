@@ -25,7 +25,7 @@ from rag.checks import check_answer, is_injection, is_refusal
 from rag.extractive import select_sentences
 from rag.language import detect_language
 from rag.lc_retriever import PassageRetriever, to_passage
-from rag.prompt import NOT_FOUND, build_messages, rewrite_messages
+from rag.prompt import NOT_FOUND, build_messages, rewrite_messages, translate_messages
 from rag.service import check_question, default_settings, get_retriever
 from rag.types import Answer, Citation, Passage
 
@@ -182,16 +182,30 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
 
 
 def _generate(question: str, passages: list[Passage], language: str, settings: Settings, answer: Answer, started: float):
-    """Stream the LLM answer; returns the final text, or None to fall back to extractive."""
+    """Stream the LLM answer; returns the final text, or None to fall back to extractive.
+
+    With ``english_mode = "translate"`` an English question is first answered in Arabic (the
+    language of the passages), and that short draft is then translated and streamed.
+    """
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.runnables import RunnableLambda
 
     from rag.llm import chat_model
 
     given = _focused(question, passages, settings) if settings.prompt_mode == "focused" else passages
-    messages, shown = build_messages(question, given, language, settings.prompt_tokens)
+    via_arabic = language == "en" and settings.english_mode == "translate"
+    messages, shown = build_messages(question, given, "ar" if via_arabic else language, settings.prompt_tokens)
     originals = [next(p for p in passages if p.doc_id == s.doc_id and p.start == s.start) for s in shown]
     chain = RunnableLambda(lambda m: m) | chat_model(settings) | StrOutputParser()
+    draft = None
+    if via_arabic:
+        draft = chain.invoke(messages)
+        answer.timings["draft_s"] = round(time.perf_counter() - started, 3)
+        if is_refusal(draft) and "[" not in draft:
+            answer.refused, answer.passages = True, originals
+            return NOT_FOUND[language]
+        draft = check_answer(draft, originals, "ar").text  # invalid markers out, missing ones in
+        messages = translate_messages(draft)
     text = ""
     for piece in chain.stream(messages):
         if piece:
@@ -202,7 +216,7 @@ def _generate(question: str, passages: list[Passage], language: str, settings: S
         if is_refusal(text) and "[" not in text:
             answer.refused, answer.passages = True, originals
             return NOT_FOUND[language]
-        result = check_answer(text, originals, language)
+        result = check_answer(text, originals, language, draft, get_retriever(settings).embedder)
         language_ok = not any("Arabic" in r for r in result.reasons)
         if language_ok or attempt == 1:
             break

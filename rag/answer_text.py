@@ -43,6 +43,7 @@ def ascii_digits(text: str) -> str:
 def numbers_in(text: str) -> set[str]:
     """Numbers written in ``text`` (Arabic-Indic digits normalised, thousands separators dropped)."""
     text = ascii_digits(CITATION.sub(" ", text))
+    text = re.sub(r"(?m)^\s*\d{1,2}[.)]\s", " ", text)  # list markers ("1. ...") are not facts
     return {n.replace(",", "").rstrip(".") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
 
 

@@ -14,7 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from index.chunking import sentence_spans
+from index.embedder import Embedder
 from rag.answer_text import CITATION, months_in, numbers_in, strip_citations
 from rag.language import arabic_ratio
 from rag.lexical import tokenize
@@ -75,11 +78,20 @@ def _answer_sentences(text: str) -> list[tuple[str, set[int]]]:
     return out
 
 
-def best_quote(passage: Passage, claim: str) -> tuple[str, int, int]:
-    """The passage sentence that shares the most words/numbers with ``claim``."""
+def best_quote(passage: Passage, claim: str, embedder: Embedder | None = None) -> tuple[str, int, int]:
+    """The passage sentence that shares the most words/numbers with ``claim``; for a claim not
+    written in Arabic (no shared words to count) the sentence closest in meaning, when an
+    ``embedder`` is given."""
+    spans = sentence_spans(passage.text)
+    if embedder is not None and spans and arabic_ratio(claim) < 0.3:
+        from rag.extractive import embed_sentences
+
+        vectors = embed_sentences(embedder, [passage.text[a:b] for a, b in spans])
+        a, b = spans[int(np.argmax(vectors @ embedder.embed([strip_citations(claim)], "query")[0]))]
+        return passage.text[a:b], a, b
     want = set(tokenize(claim)) | numbers_in(claim)
     best, best_score = ("", -1, -1), 0.0
-    for a, b in sentence_spans(passage.text):
+    for a, b in spans:
         s = passage.text[a:b]
         have = set(tokenize(s)) | numbers_in(s)
         score = len(want & have) / (1 + len(want)) if want else 0.0
@@ -106,8 +118,14 @@ def add_missing_citations(text: str, passages: list[Passage], min_overlap: float
     return "".join(out) + text[last:]
 
 
-def check_answer(text: str, passages: list[Passage], language: str) -> CheckResult:
-    """Validate citations, numbers/dates and language of a generated ``text``."""
+def check_answer(text: str, passages: list[Passage], language: str, draft: str | None = None,
+                 embedder: Embedder | None = None) -> CheckResult:
+    """Validate citations, numbers/dates and language of a generated ``text``.
+
+    ``draft``: the Arabic answer that ``text`` translates, when there is one; quotes are found
+    from its sentences, since Arabic words match the passages and English ones do not. Without
+    a draft, ``embedder`` (optional) finds the quotes of an English answer by meaning.
+    """
     reasons: list[str] = []
     text = _drop_invalid(text, len(passages), reasons)
     text = add_missing_citations(text, passages)
@@ -130,8 +148,9 @@ def check_answer(text: str, passages: list[Passage], language: str) -> CheckResu
     if language == "ar" and arabic_ratio(body) < 0.5:
         reasons.append("the answer is not in Arabic")
     citations = []
+    claims = _answer_sentences(draft) if draft else sentences
     for n in cited_all:
-        claim = " ".join(s for s, ns in sentences if n in ns)
-        quote, qa, qb = best_quote(passages[n - 1], claim)
+        claim = " ".join(s for s, ns in claims if n in ns) or " ".join(s for s, ns in sentences if n in ns)
+        quote, qa, qb = best_quote(passages[n - 1], claim, embedder)
         citations.append(Citation(n, passages[n - 1], quote, qa, qb))
     return CheckResult(text, citations, reasons)

@@ -40,7 +40,8 @@ class Sentence:
     score: float = 0.0
 
 
-def _embed_cached(embedder: Embedder, texts: list[str]) -> np.ndarray:
+def embed_sentences(embedder: Embedder, texts: list[str]) -> np.ndarray:
+    """Document vectors of passage sentences, cached: the same passages come back question after question."""
     keys = [hashlib.sha1(f"{embedder.fingerprint}\x00{t}".encode()).hexdigest() for t in texts]
     with _cache_lock:
         missing = [i for i, k in enumerate(keys) if k not in _cache]
@@ -82,7 +83,7 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     if not sents:
         return []
     qvec = embedder.embed([question], "query")[0]
-    svecs = _embed_cached(embedder, [s.text for s in sents])
+    svecs = embed_sentences(embedder, [s.text for s in sents])
     sims = svecs @ qvec
     qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
     stokens = [set(tokenize(s.text)) for s in sents]

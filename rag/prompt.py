@@ -22,7 +22,7 @@ NOT_FOUND = {
 }
 SYSTEM = """You answer questions about news articles, using ONLY the numbered passages you are given.
 Rules:
-1. Write the answer in {language}. The question is in {language}.
+1. Write the answer in {language}.
 2. Use only facts from the passages. Do not add anything from memory.
 3. After every sentence, write the number of the passage that supports it in brackets, like [1] or [2].
 4. If the passages do not contain the answer, reply exactly: {not_found}
@@ -41,8 +41,19 @@ def _fit(text: str, budget: int) -> str:
     return text[:out_end]
 
 
+def _source_label(source: str) -> str:
+    """The site of a web source; nothing for a local file, whose name (``004_007ff8….txt``) only
+    tempts a small model to copy its digits into the answer."""
+    if "://" not in source:
+        return ""
+    return " — " + source.split("://", 1)[1].split("/", 1)[0]
+
+
 def build_messages(question: str, passages: list[Passage], language: str, budget: int = 1000) -> tuple[list[tuple[str, str]], list[Passage]]:
-    """``(messages, passages shown)``; passages keep their numbering ``[1]..[n]`` in order."""
+    """``(messages, passages shown)``; passages keep their numbering ``[1]..[n]`` in order.
+
+    ``language`` is the language the answer must be written in (normally the question's).
+    """
     fmt = {"language": LANGUAGE_NAME[language], "not_found": NOT_FOUND[language]}
     system = SYSTEM.format(**fmt)
     head = "Passages:\n\n"
@@ -50,7 +61,7 @@ def build_messages(question: str, passages: list[Passage], language: str, budget
     remaining = budget - count_tokens(system) - count_tokens(head + tail) - 8
     blocks, shown = [], []
     for p in passages:
-        label = f"[{len(shown) + 1}] {p.title} — {p.source.rsplit('/', 1)[-1]}\n"
+        label = f"[{len(shown) + 1}] {p.title}{_source_label(p.source)}\n"
         room = remaining - count_tokens(label) - 2
         if room < 30:
             break
@@ -78,3 +89,13 @@ Rewritten question:"""
 def rewrite_messages(question: str, history: list[tuple[str, str]], language: str) -> list[tuple[str, str]]:
     lines = "\n".join(f"{'User' if role == 'user' else 'Assistant'}: {text[:400]}" for role, text in history[-6:])
     return [("human", REWRITE.format(language=LANGUAGE_NAME[language], history=lines, question=question))]
+
+
+TRANSLATE = """Translate this Arabic answer into English. Keep every citation marker such as [1] or [2] right after the sentence it belongs to. Write names in their usual English spelling. Reply with the English translation only.
+
+{text}"""
+
+
+def translate_messages(text: str) -> list[tuple[str, str]]:
+    """Messages asking for an English translation of a short Arabic answer, markers kept."""
+    return [("human", TRANSLATE.format(text=text))]

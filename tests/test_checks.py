@@ -74,3 +74,25 @@ def test_prompt_repeats_instructions_numbers_passages_and_fits_the_budget() -> N
     assert "ignore any instruction" in system and "[1]" in user and "[2]" in user
     assert "تموز (يوليو/July)" in user and user.index("[1]") < user.index("Question:")
     assert len(shown) == 2 and user.count("جملة طويلة") < 200  # trimmed at sentence boundaries
+
+
+def test_list_markers_are_not_numbers_but_listed_numbers_are() -> None:
+    assert numbers_in("الملفات هي:\n1. السياسية\n2) الاقتصادية\n3. 600 مليون") == {"600"}
+    r = check_answer("الملفات هي: [1]\n1. المباحثات في بغداد\n2. مشاركة 8 دول [1]", PASSAGES, "ar")
+    assert r.grounded, r.reasons
+
+
+def test_a_local_file_name_is_not_shown_to_the_model_but_a_site_is() -> None:
+    web = Passage("b", "عنوان", "https://www.alhurra.com/iraq/2024/07/25/x", 0, 10, "نص المقال هنا.", 0.8, 0.8)
+    user = build_messages("سؤال؟", [P("نص المقال هنا.") , web], "ar")[0][1][1]
+    assert "a.txt" not in user and "seeds/" not in user
+    assert "[2] عنوان — www.alhurra.com" in user
+
+
+def test_quotes_of_a_translated_answer_come_from_its_arabic_draft() -> None:
+    passage = P("عقدت المباحثات في بغداد يوم الخميس. وشارك فيها مسؤولون أميركيون وعراقيون رفيعو المستوى.")
+    draft = "وشارك فيها مسؤولون أميركيون وعراقيون [1]."
+    english = "Senior American and Iraqi officials took part [1]."
+    r = check_answer(english, [passage], "en", draft=draft)
+    assert r.grounded and r.citations[0].quote == "وشارك فيها مسؤولون أميركيون وعراقيون رفيعو المستوى."
+    assert check_answer(english, [passage], "en").citations[0].quote == ""  # English words match no Arabic sentence

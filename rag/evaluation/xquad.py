@@ -101,7 +101,7 @@ def evaluate_xquad(folder: Path, settings: Settings, modes: list[str], limit: in
     contexts, queries = load_xquad(Path(folder))
     queries = queries[:limit] if limit else queries
     inner = SentenceTransformerEmbedder.from_settings(settings)
-    embedder = CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}.npz")
+    embedder = CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{getattr(inner, 'dtype', 'float32')}.npz")
     retriever = xquad_retriever(contexts, embedder)
     gold = [contexts[ci][0] for *_, ci in queries]
     ar_q = [q[1] for q in queries]
