@@ -61,8 +61,8 @@ class Settings:
     openai_api_key: str = "none"
     llm_timeout_s: float = 180.0
     prompt_tokens: int = 1000
+    overrule_refusal_score: float = 0.55  # the LLM's "not found" gives way to quotes when a passage scores this (README)
     prompt_mode: str = "focused"  # "focused": selected sentences only (two-step); "full": whole passages within the budget
-    english_mode: str = "direct"  # English questions: "direct" answer, or "translate" (answer in Arabic, then translate)
 
     # Evaluation: an optional OpenAI-compatible judge for correctness/faithfulness
     judge_base_url: str = ""
@@ -86,8 +86,6 @@ class Settings:
             raise ConfigError(f"embed_dtype must be 'auto', 'float32' or 'bfloat16', got {self.embed_dtype!r}")
         if self.prompt_mode not in ("focused", "full"):
             raise ConfigError(f"prompt_mode must be 'focused' or 'full', got {self.prompt_mode!r}")
-        if self.english_mode not in ("direct", "translate"):
-            raise ConfigError(f"english_mode must be 'direct' or 'translate', got {self.english_mode!r}")
         if self.backend not in ("local", "openai", "extractive"):
             raise ConfigError(f"backend must be 'local', 'openai' or 'extractive', got {self.backend!r}")
         for name in ("chunk_tokens", "top_k", "embed_batch_size", "prompt_tokens", "max_question_chars"):

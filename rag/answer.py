@@ -4,7 +4,8 @@ Flow: validate → refuse prompt-extraction attempts → rewrite a follow-up int
 standalone question → retrieve (LangChain retriever) → nothing relevant: say so
 without calling a model → extractive, or LLM (chain: prompt → chat model → parser)
 on the selected sentences → checks (citations, numbers/dates, language) → retry
-once or fall back to the extractive answer, with a notice, when the LLM fails.
+once or fall back to the extractive answer, with a notice, when the LLM fails or
+refuses although a passage scores at least ``overrule_refusal_score``.
 
 Example::
 
@@ -25,7 +26,7 @@ from rag.checks import check_answer, is_injection, is_refusal
 from rag.extractive import select_sentences
 from rag.language import detect_language
 from rag.lc_retriever import PassageRetriever, to_passage
-from rag.prompt import NOT_FOUND, build_messages, rewrite_messages, translate_messages
+from rag.prompt import NOT_FOUND, build_messages, rewrite_messages
 from rag.service import check_question, default_settings, get_retriever
 from rag.types import Answer, Citation, Passage
 
@@ -39,6 +40,10 @@ REFUSE_ROLE = {
 FALLBACK_NOTICE = {
     "ar": "تعذّر الوصول إلى النموذج اللغوي ({why})؛ هذه إجابة مقتطفة من المقالات.",
     "en": "The language model could not be used ({why}); this answer is quoted from the articles instead.",
+}
+OVERRULED_NOTICE = {
+    "ar": "لم يجد النموذج اللغوي إجابة مع أن المقالات تحوي مقاطع وثيقة الصلة بالسؤال؛ هذه أقرب جملها إليه.",
+    "en": "The language model found no answer, although the articles hold passages closely matching the question; these are their closest sentences.",
 }
 EXTRACTIVE_LEAD = {"ar": "بحسب المقالات:", "en": "From the articles (quoted in the original Arabic):"}
 HistoryLike = Sequence[Any] | None
@@ -95,7 +100,7 @@ def extractive_answer(question: str, passages: list[Passage], language: str, set
 
 def _focused(question: str, passages: list[Passage], settings: Settings) -> list[Passage]:
     """Step one of the two-step answer: only the selected sentences of each passage, in order."""
-    picked = select_sentences(question, passages, get_retriever(settings).embedder, max_sentences=4, margin=0.2)
+    picked = select_sentences(question, passages, get_retriever(settings).embedder, max_sentences=3, margin=0.2)
     out = []
     for i, p in enumerate(passages):
         mine = [s.text for s in picked if s.passage == i]
@@ -166,6 +171,12 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
             if text is not None:
                 yield finish(text)
                 return
+            if answer.refused and max(p.score for p in passages) < settings.overrule_refusal_score:
+                yield NOT_FOUND[language]
+                yield finish(NOT_FOUND[language])
+                return
+            if answer.refused:  # small models refuse answerable questions; clearly relevant passages say so
+                answer.refused, answer.notice = False, OVERRULED_NOTICE[language]
         except RagError as exc:
             answer.notice = FALLBACK_NOTICE[language].format(why=str(exc)[:160])
         except Exception as exc:  # connection refused, timeout, HTTP error from the endpoint
@@ -184,8 +195,9 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
 def _generate(question: str, passages: list[Passage], language: str, settings: Settings, answer: Answer, started: float):
     """Stream the LLM answer; returns the final text, or None to fall back to extractive.
 
-    With ``english_mode = "translate"`` an English question is first answered in Arabic (the
-    language of the passages), and that short draft is then translated and streamed.
+    Text that could still become the "not found" sentence is held back, so that when the model
+    refuses in spite of clearly relevant passages nothing has been shown yet and the caller can
+    answer from the passages instead.
     """
     from langchain_core.output_parsers import StrOutputParser
     from langchain_core.runnables import RunnableLambda
@@ -193,30 +205,22 @@ def _generate(question: str, passages: list[Passage], language: str, settings: S
     from rag.llm import chat_model
 
     given = _focused(question, passages, settings) if settings.prompt_mode == "focused" else passages
-    via_arabic = language == "en" and settings.english_mode == "translate"
-    messages, shown = build_messages(question, given, "ar" if via_arabic else language, settings.prompt_tokens)
+    messages, shown = build_messages(question, given, language, settings.prompt_tokens)
     originals = [next(p for p in passages if p.doc_id == s.doc_id and p.start == s.start) for s in shown]
     chain = RunnableLambda(lambda m: m) | chat_model(settings) | StrOutputParser()
-    draft = None
-    if via_arabic:
-        draft = chain.invoke(messages)
-        answer.timings["draft_s"] = round(time.perf_counter() - started, 3)
-        if is_refusal(draft) and "[" not in draft:
-            answer.refused, answer.passages = True, originals
-            return NOT_FOUND[language]
-        draft = check_answer(draft, originals, "ar").text  # invalid markers out, missing ones in
-        messages = translate_messages(draft)
-    text = ""
+    text, shown_upto = "", 0
     for piece in chain.stream(messages):
         if piece:
             answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
             text += piece
-            yield piece
+            if shown_upto or not NOT_FOUND[language].startswith(text.strip()):
+                yield text[shown_upto:]
+                shown_upto = len(text)
     for attempt in range(2):
         if is_refusal(text) and "[" not in text:
             answer.refused, answer.passages = True, originals
-            return NOT_FOUND[language]
-        result = check_answer(text, originals, language, draft, get_retriever(settings).embedder)
+            return NOT_FOUND[language] if shown_upto else None
+        result = check_answer(text, originals, language, get_retriever(settings).embedder)
         language_ok = not any("Arabic" in r for r in result.reasons)
         if language_ok or attempt == 1:
             break
@@ -226,6 +230,8 @@ def _generate(question: str, passages: list[Passage], language: str, settings: S
     if not language_ok:
         answer.notice = FALLBACK_NOTICE[language].format(why="answer in the wrong language")
         return None
+    if not shown_upto:
+        yield result.text
     answer.passages, answer.citations = originals, result.citations
     answer.grounded, answer.reasons = result.grounded, result.reasons
     return result.text

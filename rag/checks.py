@@ -118,13 +118,11 @@ def add_missing_citations(text: str, passages: list[Passage], min_overlap: float
     return "".join(out) + text[last:]
 
 
-def check_answer(text: str, passages: list[Passage], language: str, draft: str | None = None,
-                 embedder: Embedder | None = None) -> CheckResult:
+def check_answer(text: str, passages: list[Passage], language: str, embedder: Embedder | None = None) -> CheckResult:
     """Validate citations, numbers/dates and language of a generated ``text``.
 
-    ``draft``: the Arabic answer that ``text`` translates, when there is one; quotes are found
-    from its sentences, since Arabic words match the passages and English ones do not. Without
-    a draft, ``embedder`` (optional) finds the quotes of an English answer by meaning.
+    ``embedder`` (optional) finds the quotes of an English answer by meaning, since its words
+    cannot be matched against Arabic passages.
     """
     reasons: list[str] = []
     text = _drop_invalid(text, len(passages), reasons)
@@ -148,9 +146,8 @@ def check_answer(text: str, passages: list[Passage], language: str, draft: str |
     if language == "ar" and arabic_ratio(body) < 0.5:
         reasons.append("the answer is not in Arabic")
     citations = []
-    claims = _answer_sentences(draft) if draft else sentences
     for n in cited_all:
-        claim = " ".join(s for s, ns in claims if n in ns) or " ".join(s for s, ns in sentences if n in ns)
+        claim = " ".join(s for s, ns in sentences if n in ns)
         quote, qa, qb = best_quote(passages[n - 1], claim, embedder)
         citations.append(Citation(n, passages[n - 1], quote, qa, qb))
     return CheckResult(text, citations, reasons)

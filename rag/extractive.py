@@ -27,6 +27,7 @@ from rag.types import Passage
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 20_000
+LEXICAL_PICK = 0.5  # share of the question's IDF-weighted words a sentence must hold to be picked for them
 
 
 @dataclass
@@ -90,9 +91,15 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     # words of the question that few candidate sentences share (ملفات) say more than common ones (الحوار)
     idf = {t: math.log(1 + len(sents) / (1 + sum(t in st for st in stokens))) for t in qtokens}
     total = sum(idf.values()) or 1.0
-    for s, sim, st in zip(sents, sims, stokens):
-        overlap = sum(idf[t] for t in qtokens & st) / total
+    overlaps = [sum(idf[t] for t in qtokens & st) / total for st in stokens]
+    for s, sim, overlap in zip(sents, sims, overlaps):
         s.score = float(sim) + 0.3 * overlap + 0.03 * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)
     chosen = [s for s in best[:max_sentences] if s.score >= best[0].score - margin]
+    # Meaning alone favours sentences on the question's topic ("the dialogue between Baghdad and
+    # Washington") over the one holding what it asks for ("the files it covers"); the sentence
+    # sharing most of the question's rare words gets a place too, as in hybrid retrieval.
+    lexical = max(range(len(sents)), key=lambda i: overlaps[i])
+    if overlaps[lexical] >= LEXICAL_PICK and sents[lexical] not in chosen:
+        chosen = chosen[: max_sentences - 1] + [sents[lexical]]
     return sorted(chosen, key=lambda s: (s.passage, s.start))

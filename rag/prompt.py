@@ -90,12 +90,3 @@ def rewrite_messages(question: str, history: list[tuple[str, str]], language: st
     lines = "\n".join(f"{'User' if role == 'user' else 'Assistant'}: {text[:400]}" for role, text in history[-6:])
     return [("human", REWRITE.format(language=LANGUAGE_NAME[language], history=lines, question=question))]
 
-
-TRANSLATE = """Translate this Arabic answer into English. Keep every citation marker such as [1] or [2] right after the sentence it belongs to. Write names in their usual English spelling. Reply with the English translation only.
-
-{text}"""
-
-
-def translate_messages(text: str) -> list[tuple[str, str]]:
-    """Messages asking for an English translation of a short Arabic answer, markers kept."""
-    return [("human", TRANSLATE.format(text=text))]

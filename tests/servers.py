@@ -42,3 +42,44 @@ class ApiServer:
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class ScriptedLLM:
+    """A real OpenAI-compatible chat endpoint on loopback that always replies ``reply``
+    (streamed as server-sent events when asked), to test what ``ask()`` does with a given reply."""
+
+    def __init__(self, reply: str) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                if not body.get("stream"):
+                    data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "scripted",
+                                       "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": reply}}]})
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(data.encode())
+                    return
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                for i in range(0, len(reply), 4):  # a few characters per chunk, as a model streams
+                    chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "scripted",
+                             "choices": [{"index": 0, "delta": {"content": reply[i:i + 4]}, "finish_reason": None}]}
+                    self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.write(b"data: [DONE]\n\n")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def __enter__(self) -> "ScriptedLLM":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()

@@ -28,6 +28,22 @@ def test_english_question_gets_english_framing_and_the_right_quote(seed_index) -
     assert any("2500" in c.quote or "2400" in c.quote for c in a.citations)
 
 
+def test_the_sentence_holding_the_asked_for_list_is_quoted(seed_index) -> None:
+    # nearest in meaning are sentences about the dialogue itself; the list is found by its rare words
+    a = ask("ما الملفات التي يتناولها الحوار الاستراتيجي بين بغداد وواشنطن؟", settings=seed_index)
+    assert any("منها السياسية، والاقتصادية" in c.quote for c in a.citations), a.text
+
+
+def test_an_english_claim_is_quoted_by_meaning_from_the_arabic_passage(seed_index) -> None:
+    from rag.checks import check_answer
+
+    passages = service.search("Where and on which day were the US-Iraqi consultations held?", settings=seed_index)
+    n = next(i for i, p in enumerate(passages, 1) if "يوم الخميس" in p.text)
+    r = check_answer(f"The talks were held in Baghdad on Thursday [{n}].", passages, "en",
+                     embedder=service.get_retriever(seed_index).embedder)
+    assert "عُقدت المباحثات في بغداد يوم الخميس" in r.citations[0].quote
+
+
 def test_streaming_yields_text_then_the_answer(seed_index) -> None:
     pieces = list(ask_stream("ما هي اتفاقية الإطار الاستراتيجي؟", settings=seed_index))
     assert isinstance(pieces[-1], Answer) and all(isinstance(p, str) for p in pieces[:-1])
@@ -83,3 +99,32 @@ def test_an_instruction_inside_an_article_is_not_obeyed(seed_index, tmp_path) ->
     build_index(corpus, settings, service._embedder(settings))
     a = ask("من هو وزير الخارجية العراقي الذي التقى بلينكن؟", settings=settings)
     assert not a.text.strip().startswith("PWNED") and any("فؤاد حسين" in c.quote for c in a.citations)
+
+
+def test_a_model_refusal_in_spite_of_clear_passages_gives_quotes_not_a_refusal(seed_index) -> None:
+    from rag.prompt import NOT_FOUND
+    from tests.servers import ScriptedLLM
+
+    question = "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن؟"
+    with ScriptedLLM(NOT_FOUND["ar"]) as llm:
+        settings = seed_index.replace(backend="openai", openai_base_url=llm.base_url)
+        pieces = list(ask_stream(question, settings=settings))
+        a = pieces[-1]
+        assert not a.refused and a.backend == "extractive" and "لم يجد النموذج اللغوي" in a.notice
+        assert "".join(pieces[:-1]) == a.text and "لم أجد" not in a.text  # the refusal was never streamed
+        assert any("فؤاد حسين" in c.quote for c in a.citations)
+        strict = ask(question, settings=settings.replace(overrule_refusal_score=5.0))
+        assert strict.refused and strict.text == NOT_FOUND["ar"] and strict.backend == "openai"
+
+
+def test_a_model_answer_is_checked_and_streamed_as_written(seed_index) -> None:
+    from tests.servers import ScriptedLLM
+
+    reply = "التقى بلينكن نظيره العراقي فؤاد حسين في 3 آذار [1] [7]."
+    with ScriptedLLM(reply) as llm:
+        pieces = list(ask_stream("من هو وزير الخارجية العراقي الذي التقى بلينكن؟",
+                                 settings=seed_index.replace(backend="openai", openai_base_url=llm.base_url)))
+    a = pieces[-1]
+    assert a.backend == "openai" and "".join(pieces[:-1]) == reply  # streamed as generated
+    assert "[7]" not in a.text and not a.grounded
+    assert any("[7]" in r for r in a.reasons) and any("3" in r for r in a.reasons) and any("March" in r for r in a.reasons)
