@@ -40,8 +40,7 @@ def rrf(retriever: Retriever, questions: list[str], gold: list[str], k: int = 60
 
 def quality(folder: Path, settings: Settings) -> tuple[list[tuple[str, str]], dict]:
     contexts, queries = xquad.load_xquad(folder)
-    inner = xquad.SentenceTransformerEmbedder.from_settings(settings, show_progress=False)
-    emb = xquad.CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}.npz")
+    emb = xquad.cached_embedder(settings, show_progress=False)
     retriever = xquad.xquad_retriever(contexts, emb)
     emb.save()
     gold = [contexts[ci][0] for *_, ci in queries]

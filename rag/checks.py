@@ -11,6 +11,8 @@ Example::
 """
 from __future__ import annotations
 
+import logging
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -22,6 +24,8 @@ from rag.answer_text import CITATION, months_in, numbers_in, strip_citations
 from rag.language import arabic_ratio
 from rag.lexical import tokenize
 from rag.types import Citation, Passage
+
+log = logging.getLogger(__name__)
 
 REFUSAL_MARKERS = ("لم أجد", "لا تحتوي", "لا تتضمن", "لا يوجد في", "لم يرد", "could not find", "cannot find", "can't find",
                    "do not contain", "does not contain", "not mentioned", "no information", "not found in")
@@ -100,6 +104,36 @@ def best_quote(passage: Passage, claim: str, embedder: Embedder | None = None) -
     return best
 
 
+def fix_citations(text: str, passages: list[Passage], clear: float = 0.6) -> str:
+    """Small models cite the wrong number for a sentence they took from another passage. An
+    Arabic sentence whose rare words are mostly (``clear``) in one passage, and less than
+    ``clear`` times as much in the ones it cites, gets that passage's number instead."""
+    if len(passages) < 2:
+        return text
+    tokens = [set(tokenize(p.text)) | numbers_in(p.text) for p in passages]
+    spans = sentence_spans(text)
+    out, last = [], 0
+    for i, (a, b) in enumerate(spans):
+        end = spans[i + 1][1] if i + 1 < len(spans) and not strip_citations(text[spans[i + 1][0]:spans[i + 1][1]]) else b
+        if a < last:  # a marker-only sentence already handled with the one before it
+            continue
+        part = text[last:end]
+        cited = {int(n) for n in CITATION.findall(part)}
+        words = set(tokenize(strip_citations(text[a:b]))) | numbers_in(text[a:b])
+        if cited and words and arabic_ratio(text[a:b]) > 0.5 and all(1 <= n <= len(passages) for n in cited):
+            idf = {w: math.log(1 + len(passages) / (1 + sum(w in t for t in tokens))) for w in words}
+            total = sum(idf.values()) or 1.0
+            share = [sum(idf[w] for w in words & t) / total for t in tokens]
+            best = max(range(len(passages)), key=lambda j: share[j])
+            if share[best] >= clear and max(share[n - 1] for n in cited) < clear * share[best]:
+                log.info("citation %s → [%d] for %r", sorted(cited), best + 1, text[a:b][:60])
+                part = CITATION.sub(f"[{best + 1}]", part, count=1)
+                part = CITATION.sub(lambda m: m.group(0) if m.group(1) == str(best + 1) else "", part).replace("  ", " ")
+        out.append(part)
+        last = end
+    return "".join(out) + text[last:]
+
+
 def add_missing_citations(text: str, passages: list[Passage], min_overlap: float = 0.35) -> str:
     """Small models often forget the markers: cite each uncited sentence by the passage it
     shares most words with, when that overlap is clear; leave it uncited otherwise."""
@@ -127,6 +161,7 @@ def check_answer(text: str, passages: list[Passage], language: str, embedder: Em
     reasons: list[str] = []
     text = _drop_invalid(text, len(passages), reasons)
     text = add_missing_citations(text, passages)
+    text = fix_citations(text, passages)
     sentences = _answer_sentences(text)
     cited_all = sorted({n for _, ns in sentences for n in ns})
     if not cited_all:

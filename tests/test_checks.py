@@ -24,8 +24,10 @@ def test_a_planted_wrong_date_is_flagged() -> None:
 
 
 def test_number_must_be_in_the_passage_that_sentence_cites() -> None:
-    r = check_answer("ينتشر 2500 جندي [1].", PASSAGES, "ar")
+    r = check_answer("عقدت المباحثات في بغداد بمشاركة 2500 دولة [1].", PASSAGES, "ar")
     assert r.reasons == ["the number 2500 in this answer was not found in the cited passage"]
+    # a sentence wholly from the other passage is re-cited to it rather than flagged
+    assert check_answer("وينتشر في العراق نحو 2500 جندي [1].", PASSAGES, "ar").text.endswith("[2].")
     assert check_answer("ينتشر ٢٥٠٠ جندي [2].", PASSAGES, "ar").grounded  # Arabic-Indic digits
 
 
@@ -88,3 +90,14 @@ def test_a_local_file_name_is_not_shown_to_the_model_but_a_site_is() -> None:
     assert "a.txt" not in user and "seeds/" not in user
     assert "[2] عنوان — www.alhurra.com" in user
 
+
+
+def test_a_sentence_taken_from_another_passage_gets_that_passage_number() -> None:
+    passages = [P("ويهدف الحوار الاستراتيجي بين بغداد وواشنطن إلى تحديد طبيعة العلاقة المستقبلية بين البلدين."),
+                P("ويتناول الحوار ملفات عدة؛ منها السياسية، والاقتصادية، والثقافية، والأمنية.")]
+    r = check_answer("الملفات التي يتناولها الحوار هي السياسية، والاقتصادية، والثقافية، والأمنية. [1]", passages, "ar")
+    assert r.text.endswith("والأمنية. [2]") and [c.n for c in r.citations] == [2] and r.grounded
+    kept = "يهدف الحوار إلى تحديد طبيعة العلاقة بين البلدين [1]. ويتناول ملفات السياسية والاقتصادية [2]."
+    assert check_answer(kept, passages, "ar").text == kept  # right citations stay as they are
+    english = "The files are political, economic, cultural and security [1]."
+    assert check_answer(english, passages, "en").text == english  # no words to compare across languages

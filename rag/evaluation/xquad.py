@@ -57,6 +57,12 @@ class CachingEmbedder:
         tmp.replace(self.path)
 
 
+def cached_embedder(settings: Settings, show_progress: bool = True) -> CachingEmbedder:
+    """The configured embedder, its XQuAD vectors cached per model and dtype under ``HOME/cache``."""
+    inner = SentenceTransformerEmbedder.from_settings(settings, show_progress)
+    return CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{inner.dtype}.npz")
+
+
 def load_xquad(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, int]]]:
     """``(contexts [(ctx_id, text)], queries [(qid, ar_question, en_question, ctx_index)])``."""
     try:
@@ -100,8 +106,7 @@ def evaluate_xquad(folder: Path, settings: Settings, modes: list[str], limit: in
     """``{mode: {"ar→ar": metrics, "en→ar": metrics}}`` over the whole benchmark (or ``limit`` queries)."""
     contexts, queries = load_xquad(Path(folder))
     queries = queries[:limit] if limit else queries
-    inner = SentenceTransformerEmbedder.from_settings(settings)
-    embedder = CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{getattr(inner, 'dtype', 'float32')}.npz")
+    embedder = cached_embedder(settings)
     retriever = xquad_retriever(contexts, embedder)
     gold = [contexts[ci][0] for *_, ci in queries]
     ar_q = [q[1] for q in queries]
