@@ -1,4 +1,5 @@
-"""HTTP API load benchmark on loopback: N concurrent clients for D seconds against /v1/ask.
+"""HTTP API load benchmark on loopback: N concurrent clients for D seconds against /v1/ask,
+served by `rag serve` in its own process.
 
 Baseline (same run): one client, sequential requests. Reports requests/s, p50/p95/p99
 latency, errors, and p95 under load as a ratio to the single-client p95; then the same
@@ -18,7 +19,7 @@ from common import ROOT, percentiles, report
 
 sys.path.insert(0, str(ROOT))
 from index.settings import Settings  # noqa: E402
-from tests.servers import ApiServer  # noqa: E402
+from tests.servers import ServeProcess  # noqa: E402
 
 QUESTIONS = ["من هو وزير الخارجية العراقي الذي التقى بلينكن؟", "How many American soldiers are deployed in Iraq?",
              "ما الملفات التي يتناولها الحوار الاستراتيجي؟", "What did Joe Wilson's campaign call for?"]
@@ -63,9 +64,12 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--llm-seconds", type=float, default=120, help="0 skips the local LLM run")
     args = ap.parse_args()
-    settings = Settings.load(backend="extractive", max_concurrent=max(16, args.clients))
+    settings = Settings.load()
+    env = {"RAG_HOME": str(settings.home), "RAG_INDEX_DIR": str(settings.index_dir), "RAG_MODELS_DIR": str(settings.models_dir),
+           "RAG_MAX_CONCURRENT": str(max(16, args.clients))}
     rows, data = [], {}
-    with ApiServer(settings) as server:
+    # the server runs as `rag serve` in its own process, as deployed; the clients run here
+    with ServeProcess(env, "--backend", "extractive") as server:
         load(server.url, 1, 5, "extractive")  # warm-up: sentence cache, threads
         single = load(server.url, 1, min(args.seconds, 30), "extractive")
         many = load(server.url, args.clients, args.seconds, "extractive")

@@ -69,17 +69,20 @@ def _drop_invalid(text: str, n_passages: int, reasons: list[str]) -> str:
     return re.sub(r"(\s*)\[(\d{1,2})\]", repl, text).strip()
 
 
+def _sentence_groups(text: str) -> list[tuple[int, int]]:
+    """Sentence spans of an answer, a sentence made only of markers ("[2]") joined to the one before."""
+    groups: list[tuple[int, int]] = []
+    for a, b in sentence_spans(text):
+        if groups and not strip_citations(text[a:b]):
+            groups[-1] = (groups[-1][0], b)
+        else:
+            groups.append((a, b))
+    return groups
+
+
 def _answer_sentences(text: str) -> list[tuple[str, set[int]]]:
     """Answer sentences with the citation numbers attached to each (a trailing marker belongs to the sentence before)."""
-    out: list[tuple[str, set[int]]] = []
-    for a, b in sentence_spans(text):
-        s = text[a:b]
-        nums = {int(n) for n in CITATION.findall(s)}
-        if not strip_citations(s) and out:  # a sentence made only of markers
-            out[-1][1].update(nums)
-            continue
-        out.append((s, nums))
-    return out
+    return [(text[a:b], {int(n) for n in CITATION.findall(text[a:b])}) for a, b in _sentence_groups(text)]
 
 
 def best_quote(passage: Passage, claim: str, embedder: Embedder | None = None) -> tuple[str, int, int]:
@@ -111,26 +114,21 @@ def fix_citations(text: str, passages: list[Passage], clear: float = 0.6) -> str
     if len(passages) < 2:
         return text
     tokens = [set(tokenize(p.text)) | numbers_in(p.text) for p in passages]
-    spans = sentence_spans(text)
     out, last = [], 0
-    for i, (a, b) in enumerate(spans):
-        end = spans[i + 1][1] if i + 1 < len(spans) and not strip_citations(text[spans[i + 1][0]:spans[i + 1][1]]) else b
-        if a < last:  # a marker-only sentence already handled with the one before it
-            continue
-        part = text[last:end]
+    for a, b in _sentence_groups(text):
+        part = text[a:b]
         cited = {int(n) for n in CITATION.findall(part)}
-        words = set(tokenize(strip_citations(text[a:b]))) | numbers_in(text[a:b])
-        if cited and words and arabic_ratio(text[a:b]) > 0.5 and all(1 <= n <= len(passages) for n in cited):
+        words = set(tokenize(strip_citations(part))) | numbers_in(part)
+        if cited and words and arabic_ratio(part) > 0.5 and all(1 <= n <= len(passages) for n in cited):
             idf = {w: math.log(1 + len(passages) / (1 + sum(w in t for t in tokens))) for w in words}
-            total = sum(idf.values()) or 1.0
-            share = [sum(idf[w] for w in words & t) / total for t in tokens]
+            share = [sum(idf[w] for w in words & t) / sum(idf.values()) for t in tokens]
             best = max(range(len(passages)), key=lambda j: share[j])
             if share[best] >= clear and max(share[n - 1] for n in cited) < clear * share[best]:
-                log.info("citation %s → [%d] for %r", sorted(cited), best + 1, text[a:b][:60])
-                part = CITATION.sub(f"[{best + 1}]", part, count=1)
-                part = CITATION.sub(lambda m: m.group(0) if m.group(1) == str(best + 1) else "", part).replace("  ", " ")
-        out.append(part)
-        last = end
+                log.info("citation %s → [%d] for %r", sorted(cited), best + 1, part[:60])
+                first = re.search(r"\s*\[\d{1,2}\]", part)  # the first marker becomes [best], the others go
+                part = part[:first.start()] + f" [{best + 1}]" + re.sub(r"\s*\[\d{1,2}\]", "", part[first.end():])
+        out.append(text[last:a] + part)
+        last = b
     return "".join(out) + text[last:]
 
 

@@ -14,6 +14,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_ready(url: str, seconds: float, alive=lambda: True) -> bool:
+    """Poll ``url/readyz`` until it answers 200 (True), time runs out or ``alive()`` is False."""
+    deadline = time.time() + seconds
+    while time.time() < deadline and alive():
+        try:
+            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    return False
+
+
 class ApiServer:
     """uvicorn serving ``rag.api.create_app(settings)`` in a background thread."""
 
@@ -29,19 +42,43 @@ class ApiServer:
 
     def __enter__(self) -> "ApiServer":
         self.thread.start()
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/readyz", timeout=2).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError("API server did not become ready")
+        if not wait_ready(self.url, 120):
+            raise RuntimeError("API server did not become ready")
+        return self
 
     def __exit__(self, *exc) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+class ServeProcess:
+    """``rag serve`` in its own process, as deployed (its threads do not share a GIL with the
+    caller's clients). ``env`` adds ``RAG_*`` settings; ``args`` adds command-line options."""
+
+    def __init__(self, env: dict[str, str], *args: str) -> None:
+        import os
+        import subprocess
+        import sys
+        from pathlib import Path
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(self.port), *args],
+                                     env={**os.environ, **env}, cwd=Path(__file__).resolve().parent.parent,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    def __enter__(self) -> "ServeProcess":
+        if wait_ready(self.url, 180, lambda: self.proc.poll() is None):
+            return self
+        self.proc.kill()
+        raise RuntimeError(f"rag serve did not become ready: {self.proc.stderr.read()[-2000:]}")
+
+    def __exit__(self, *exc) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=20)
+        except Exception:  # a server that ignores SIGTERM is killed: tests must not hang
+            self.proc.kill()
 
 
 class ScriptedLLM:

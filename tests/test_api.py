@@ -8,7 +8,7 @@ import pytest
 
 from index.errors import ConfigError
 from rag.api import serve
-from tests.servers import ApiServer
+from tests.servers import ApiServer, ServeProcess
 
 pytestmark = pytest.mark.slow
 
@@ -160,3 +160,11 @@ def test_schemathesis_finds_no_server_error(api) -> None:
 
         given(operation.as_strategy())(check)()
     assert failures == []
+
+
+def test_the_rag_serve_command_serves_the_api_in_its_own_process(seed_index) -> None:
+    env = {"RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir)}
+    with ServeProcess(env, "--backend", "extractive") as server:
+        r = httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=120)
+        assert r.status_code == 200 and r.json()["citations"] and r.json()["backend"] == "extractive"
+        assert httpx.get(server.url + "/docs").status_code == 200

@@ -92,6 +92,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             agg[key] = sum(vals) / len(vals) if vals else None
         agg["refused_unanswerable"] = f"{sum(r['refused'] for r in sel if not r['answerable'])}/{sum(not r['answerable'] for r in sel)}"
         agg["refused_answerable"] = sum(r["refused"] for r in sel if r["answerable"])
+        # answers the configured LLM did not write: it failed, or refused in spite of clear passages
+        agg["extractive_fallbacks"] = sum(r["backend"] == "extractive" and r["requested_backend"] != "extractive" for r in sel)
         out[lang] = agg
     return out
 
@@ -100,7 +102,7 @@ def evaluate_answers(questions: list[Question], settings: Settings, progress=Non
     rows = []
     for q in questions:
         a = ask(q.question, settings=settings)
-        row = score(q, a)
+        row = score(q, a) | {"requested_backend": settings.backend}
         if settings.judge_base_url:
             try:
                 row.update(judge(q, a, settings))
@@ -115,5 +117,5 @@ def evaluate_answers(questions: list[Question], settings: Settings, progress=Non
 def rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     langs = list(result["summary"])
     header = ["metric"] + langs
-    keys = METRICS + ["refused_unanswerable", "refused_answerable", "n"]
+    keys = METRICS + ["refused_unanswerable", "refused_answerable", "extractive_fallbacks", "n"]
     return header, [[k] + [result["summary"][l].get(k) for l in langs] for k in keys]
