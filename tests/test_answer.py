@@ -44,6 +44,20 @@ def test_an_english_claim_is_quoted_by_meaning_from_the_arabic_passage(seed_inde
     assert "عُقدت المباحثات في بغداد يوم الخميس" in r.citations[0].quote
 
 
+def test_an_english_claim_the_passages_do_not_make_is_flagged(seed_index) -> None:
+    from rag.checks import check_answer
+
+    passages = service.search("Which Iraqi prime ministers are mentioned across the articles?", settings=seed_index)
+    n = next(i for i, p in enumerate(passages, 1) if "الكاظمي" in p.text)
+    embedder = service.get_retriever(seed_index).embedder
+    wrong = check_answer(f"The Iraqi prime ministers mentioned in the articles are Saddam Hussein and Muqtada al-Sadr [{n}].",
+                         passages, "en", embedder=embedder)
+    assert not wrong.grounded and "may not be supported" in wrong.reasons[0]
+    right = check_answer(f"Militias attacked a base in Erbil before Prime Minister Mustafa al-Kadhimi visited Washington [{n}].",
+                         passages, "en", embedder=embedder)
+    assert right.grounded, right.reasons
+
+
 def test_streaming_yields_text_then_the_answer(seed_index) -> None:
     pieces = list(ask_stream("ما هي اتفاقية الإطار الاستراتيجي؟", settings=seed_index))
     assert isinstance(pieces[-1], Answer) and all(isinstance(p, str) for p in pieces[:-1])

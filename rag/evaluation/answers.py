@@ -92,6 +92,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             agg[key] = sum(vals) / len(vals) if vals else None
         agg["refused_unanswerable"] = f"{sum(r['refused'] for r in sel if not r['answerable'])}/{sum(not r['answerable'] for r in sel)}"
         agg["refused_answerable"] = sum(r["refused"] for r in sel if r["answerable"])
+        agg["flagged_ungrounded"] = sum(not r["grounded"] for r in sel if not r["refused"])
         # answers the configured LLM did not write: it failed, or refused in spite of clear passages
         agg["extractive_fallbacks"] = sum(r["backend"] == "extractive" and r["requested_backend"] != "extractive" for r in sel)
         out[lang] = agg
@@ -117,5 +118,5 @@ def evaluate_answers(questions: list[Question], settings: Settings, progress=Non
 def rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     langs = list(result["summary"])
     header = ["metric"] + langs
-    keys = METRICS + ["refused_unanswerable", "refused_answerable", "extractive_fallbacks", "n"]
+    keys = METRICS + ["refused_unanswerable", "refused_answerable", "extractive_fallbacks", "flagged_ungrounded", "n"]
     return header, [[k] + [result["summary"][l].get(k) for l in langs] for k in keys]
