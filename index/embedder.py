@@ -115,11 +115,11 @@ class SentenceTransformerEmbedder:
 
                 log.info("loading embedding model %s", self.location)
                 try:
-                    self._model = SentenceTransformer(str(self.location), device="cpu")
-                    if self.dtype == "bfloat16":
-                        import torch
+                    import torch
 
-                        self._model.to(torch.bfloat16)
+                    # loaded straight in the target dtype: converting afterwards holds both copies at once
+                    dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float32
+                    self._model = SentenceTransformer(str(self.location), device="cpu", model_kwargs={"dtype": dtype})
                 except Exception as exc:  # any loader failure means "this model is not usable here"
                     raise ModelMissingError(
                         f"could not load embedding model {self.name!r} from {self.location}: {exc}. "
