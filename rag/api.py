@@ -70,11 +70,21 @@ def model_backends(settings: Settings) -> dict[str, str]:
     return {MODEL_PREFIX: settings.backend, **{f"{MODEL_PREFIX}-{b}": b for b in BACKENDS}}
 
 
-def sources_text(answer: Answer) -> str:
-    if not answer.citations:
-        return ""
-    label = "المصادر" if answer.language == "ar" else "Sources"
-    return f"\n\n{label}:\n" + "\n".join(f"[{c.n}] {c.passage.title} — {c.passage.source.rsplit('/', 1)[-1]}" for c in answer.citations)
+TAIL_LABELS = {"ar": ("ملاحظة", "تحقّق", "المصادر"), "en": ("Note", "Check", "Sources")}
+
+
+def answer_tail(answer: Answer) -> str:
+    """What a plain OpenAI client shows after the answer text: the notice (fallback, overruled
+    refusal), the reasons an answer is not grounded, and the numbered sources."""
+    note, check, sources = TAIL_LABELS[answer.language]
+    lines = []
+    if answer.notice:
+        lines.append(f"{note}: {answer.notice}")
+    if not answer.grounded and answer.reasons:
+        lines.append(f"{check}: " + "; ".join(answer.reasons[:3]))
+    if answer.citations:
+        lines.append(f"{sources}:\n" + "\n".join(f"[{c.n}] {c.passage.title} — {c.passage.source.rsplit('/', 1)[-1]}" for c in answer.citations))
+    return "\n\n" + "\n\n".join(lines) if lines else ""
 
 
 def _text(content: str | list[dict[str, Any]] | None) -> str:
@@ -177,7 +187,7 @@ def create_app(settings: Settings) -> FastAPI:
             def run():
                 a = ask(question, history, **options)
                 return {"id": cid, "object": "chat.completion", "created": created, "model": req.model,
-                        "choices": [{"index": 0, "message": {"role": "assistant", "content": a.text + sources_text(a)}, "finish_reason": "stop"}],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": a.text + answer_tail(a)}, "finish_reason": "stop"}],
                         "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
                         "citations": [c.to_dict() for c in a.citations], "rag": a.to_dict()}
             return limited(run)
@@ -200,7 +210,7 @@ def create_app(settings: Settings) -> FastAPI:
                 yield chunk({"role": "assistant", "content": ""})
                 for piece in [first, *stream] if not isinstance(first, Answer) else [first]:
                     if isinstance(piece, Answer):
-                        tail = sources_text(piece)
+                        tail = answer_tail(piece)
                         if tail:
                             yield chunk({"content": tail})
                         yield chunk({}, "stop", citations=[c.to_dict() for c in piece.citations], rag=piece.to_dict())

@@ -168,3 +168,19 @@ def test_the_rag_serve_command_serves_the_api_in_its_own_process(seed_index) -> 
         r = httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=120)
         assert r.status_code == 200 and r.json()["citations"] and r.json()["backend"] == "extractive"
         assert httpx.get(server.url + "/docs").status_code == 200
+
+
+def test_a_plain_openai_client_sees_why_an_answer_is_not_grounded(seed_index) -> None:
+    from openai import OpenAI
+
+    from tests.servers import ScriptedLLM
+
+    with ScriptedLLM("التقى بلينكن نظيره العراقي فؤاد حسين في 3 آذار [1].") as llm:
+        settings = seed_index.replace(backend="openai", openai_base_url=llm.base_url)
+        with ApiServer(settings) as server:
+            client = OpenAI(base_url=server.url + "/v1", api_key="unused")
+            model = client.models.list().data[0].id
+            r = client.chat.completions.create(model=model, messages=[{"role": "user", "content": "من هو وزير الخارجية العراقي الذي التقى بلينكن؟"}])
+    text = r.choices[0].message.content
+    assert text.startswith("التقى بلينكن") and "تحقّق:" in text and "the number 3" in text and "المصادر:" in text
+    assert r.model_extra["rag"]["grounded"] is False
