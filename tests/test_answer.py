@@ -42,6 +42,19 @@ def test_an_english_claim_is_quoted_by_meaning_from_the_arabic_passage(seed_inde
     assert "عُقدت المباحثات في بغداد يوم الخميس" in r.citations[0].quote
 
 
+def test_an_english_sentence_under_the_wrong_number_is_re_cited_by_meaning(seed_index) -> None:
+    from rag.checks import check_answer
+
+    passages = service.search("Where and on which day were the US-Iraqi consultations held?", settings=seed_index)
+    n = next(i for i, p in enumerate(passages, 1) if "يوم الخميس" in p.text)
+    wrong = next(i for i, p in enumerate(passages, 1) if p.doc_id.startswith("000_"))  # an article about other talks
+    claim = "The talks were held in Baghdad on Thursday with senior US and Iraqi officials"
+    embedder = service.get_retriever(seed_index).embedder
+    r = check_answer(f"{claim} [{wrong}].", passages, "en", embedder=embedder)
+    assert r.text.endswith(f"[{n}].") and [c.n for c in r.citations] == [n]
+    assert check_answer(f"{claim} [{n}].", passages, "en", embedder=embedder).text.endswith(f"[{n}].")  # a right number stays
+
+
 def test_an_english_claim_the_passages_do_not_make_is_flagged(seed_index) -> None:
     from rag.checks import check_answer
 
