@@ -13,7 +13,6 @@ import json
 import time
 from pathlib import Path
 
-import numpy as np
 from common import ROOT, percentiles, report
 
 from index.embedder import SentenceTransformerEmbedder

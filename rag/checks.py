@@ -12,7 +12,6 @@ Example::
 from __future__ import annotations
 
 import logging
-import math
 import re
 from dataclasses import dataclass, field
 
@@ -22,7 +21,7 @@ from index.chunking import sentence_spans
 from index.embedder import Embedder
 from rag.answer_text import CITATION, months_in, numbers_in, strip_citations
 from rag.language import arabic_ratio
-from rag.lexical import tokenize
+from rag.lexical import idf_shares, tokenize
 from rag.types import Citation, Passage
 
 log = logging.getLogger(__name__)
@@ -86,17 +85,23 @@ def _answer_sentences(text: str) -> list[tuple[str, set[int]]]:
     return [(text[a:b], {int(n) for n in CITATION.findall(text[a:b])}) for a, b in _sentence_groups(text)]
 
 
+def _closeness(passage: Passage, claim: np.ndarray, embedder: Embedder) -> tuple[list[tuple[int, int]], np.ndarray]:
+    """The passage's sentence spans and the cosine of each to the ``claim`` vector."""
+    from rag.extractive import embed_sentences
+
+    spans = sentence_spans(passage.text) or [(0, len(passage.text))]
+    return spans, embed_sentences(embedder, [passage.text[a:b] for a, b in spans]) @ claim
+
+
 def best_quote(passage: Passage, claim: str, embedder: Embedder | None = None) -> tuple[str, int, int]:
     """The passage sentence that shares the most words/numbers with ``claim``; for a claim not
     written in Arabic (no shared words to count) the sentence closest in meaning, when an
     ``embedder`` is given."""
-    spans = sentence_spans(passage.text)
-    if embedder is not None and spans and arabic_ratio(claim) < 0.3:
-        from rag.extractive import embed_sentences
-
-        vectors = embed_sentences(embedder, [passage.text[a:b] for a, b in spans])
-        a, b = spans[int(np.argmax(vectors @ embedder.embed([strip_citations(claim)], "query")[0]))]
+    if embedder is not None and passage.text and arabic_ratio(claim) < 0.3:
+        spans, similarity = _closeness(passage, embedder.embed([strip_citations(claim)], "query")[0], embedder)
+        a, b = spans[int(np.argmax(similarity))]
         return passage.text[a:b], a, b
+    spans = sentence_spans(passage.text)
     want = set(tokenize(claim)) | numbers_in(claim)
     best, best_score = ("", -1, -1), 0.0
     for a, b in spans:
@@ -108,25 +113,10 @@ def best_quote(passage: Passage, claim: str, embedder: Embedder | None = None) -
     return best
 
 
-def _word_shares(sentence: str, tokens: list[set[str]]) -> list[float]:
-    """Share of the sentence's IDF-weighted words (and numbers) found in each passage."""
-    words = set(tokenize(strip_citations(sentence))) | numbers_in(sentence)
-    if not words:
-        return [0.0] * len(tokens)
-    idf = {w: math.log(1 + len(tokens) / (1 + sum(w in t for t in tokens))) for w in words}
-    return [sum(idf[w] for w in words & t) / sum(idf.values()) for t in tokens]
-
-
 def _meaning_shares(sentence: str, passages: list[Passage], embedder: Embedder) -> list[float]:
     """Cosine of the sentence to the closest sentence of each passage."""
-    from rag.extractive import embed_sentences
-
     claim = embedder.embed([strip_citations(sentence)], "query")[0]
-    out = []
-    for p in passages:
-        texts = [p.text[a:b] for a, b in sentence_spans(p.text)] or [p.text]
-        out.append(float((embed_sentences(embedder, texts) @ claim).max()))
-    return out
+    return [float(_closeness(p, claim, embedder)[1].max()) for p in passages]
 
 
 def _clearly_from(part: str, cited: set[int], passages: list[Passage], tokens: list[set[str]],
@@ -135,7 +125,7 @@ def _clearly_from(part: str, cited: set[int], passages: list[Passage], tokens: l
     if not strip_citations(part) or not all(1 <= n <= len(passages) for n in cited):
         return None
     if arabic_ratio(part) > 0.5:
-        share = _word_shares(part, tokens)
+        share = idf_shares(set(tokenize(strip_citations(part))) | numbers_in(part), tokens)
         best = max(range(len(share)), key=lambda j: share[j])
         return best if share[best] >= 0.6 and max(share[n - 1] for n in cited) < 0.6 * share[best] else None
     if embedder is None or len(strip_citations(part).split()) < 5:
@@ -192,16 +182,11 @@ def unsupported_sentences(sentences: list[tuple[str, set[int]]], passages: list[
     scored 0.37; supported sentences on the dev set 0.49–0.82). Words cannot be compared with
     Arabic passages, so meaning is all there is to check. All passages count, not only the cited
     one: a right claim under a wrong number is a citation slip, not an invention."""
-    from rag.extractive import embed_sentences
-
-    texts = [p.text[a:b] for p in passages for a, b in sentence_spans(p.text)]
-    claims = [strip_citations(s) for s, _ in sentences if len(strip_citations(s).split()) >= 8]
-    if not texts or not claims:
-        return []
-    vectors = embed_sentences(embedder, texts)
     out = []
-    for claim in claims:
-        similarity = float((vectors @ embedder.embed([claim], "query")[0]).max())
+    for claim in (strip_citations(s) for s, _ in sentences):
+        if len(claim.split()) < 8 or not passages:
+            continue
+        similarity = max(_meaning_shares(claim, passages, embedder))
         if similarity < MIN_SUPPORT:
             out.append(f"this sentence may not be supported by the passages (similarity {similarity:.2f}): {claim[:120]}")
     return out

@@ -11,7 +11,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 from index.chunking import sentence_spans
 from index.embedder import Embedder
 from rag.language import detect_language
-from rag.lexical import tokenize
+from rag.lexical import idf_shares, tokenize
 from rag.types import Passage
 
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -87,11 +86,7 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     svecs = embed_sentences(embedder, [s.text for s in sents])
     sims = svecs @ qvec
     qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
-    stokens = [set(tokenize(s.text)) for s in sents]
-    # words of the question that few candidate sentences share (ملفات) say more than common ones (الحوار)
-    idf = {t: math.log(1 + len(sents) / (1 + sum(t in st for st in stokens))) for t in qtokens}
-    total = sum(idf.values()) or 1.0
-    overlaps = [sum(idf[t] for t in qtokens & st) / total for st in stokens]
+    overlaps = idf_shares(qtokens, [set(tokenize(s.text)) for s in sents])
     for s, sim, overlap in zip(sents, sims, overlaps):
         s.score = float(sim) + 0.3 * overlap + 0.03 * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)

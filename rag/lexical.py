@@ -10,6 +10,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import math
 import re
 from functools import lru_cache
 
@@ -66,6 +67,14 @@ def tokenize(text: str, stem: bool = True) -> list[str]:
         if norm and norm not in STOPWORDS:
             out.append(norm)
     return out
+
+
+def idf_shares(words: set[str], token_sets: list[set[str]]) -> list[float]:
+    """For each set, the share of ``words``' weight it holds, a word weighing more the fewer sets
+    have it (a rare ملفات says more than a common الحوار); zeros when ``words`` is empty."""
+    idf = {w: math.log(1 + len(token_sets) / (1 + sum(w in t for t in token_sets))) for w in words}
+    total = sum(idf.values()) or 1.0
+    return [sum(idf[w] for w in words & t) / total for t in token_sets]
 
 
 _PREFIXES = ("وبال", "وكال", "وال", "بال", "كال", "فال", "ولل", "لل", "ال")

@@ -1,5 +1,4 @@
 """Answer checks: citations, numbers and dates, language, refusals, injections (fast, no model)."""
-import pytest
 
 from rag.answer_text import annotate_months, months_in, numbers_in
 from rag.checks import check_answer, is_injection, is_refusal
