@@ -15,7 +15,6 @@ from common import ROOT, percentiles, report
 
 from index.settings import Settings
 from index.store import IndexStore, Manifest, faiss_index
-from index.types import Chunk
 from rag.evaluation import xquad
 from rag.retrieval import Retriever
 

@@ -26,7 +26,7 @@ from index.errors import CorpusError, IndexMismatchError
 from index.loader import Skipped, read_corpus
 from index.settings import Settings
 from index.store import FORMAT_VERSION, IndexStore, Manifest, build_lock, read_manifest, write_atomic
-from index.types import Chunk, Document
+from index.types import Document
 
 log = logging.getLogger(__name__)
 

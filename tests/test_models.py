@@ -1,7 +1,5 @@
 """Model provisioning: verification against the shipped manifests, clear errors when missing."""
 import hashlib
-import shutil
-from pathlib import Path
 
 import pytest
 
