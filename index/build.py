@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from index.chunking import Chunker
-from index.clean import clean_text
+from index.clean import clean_page
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import CorpusError, IndexMismatchError
 from index.loader import Skipped, read_corpus
@@ -47,17 +47,31 @@ class BuildReport:
 
 
 def load_documents(root: Path) -> tuple[list[Document], list[Skipped]]:
-    """Read and clean every article under ``root``; files with no text left are skipped."""
+    """Read and clean every article under ``root``; files with no text left are skipped.
+
+    A page that embeds a second article (under "إقرأ أيضاً", with its own headline and body)
+    gives one document per article: ``rel_path`` for its own, ``rel_path#2``… for the embedded
+    ones, each titled by its own headline, all with the page's source. Removed lines that carry
+    facts the kept text lacks are logged (INFO), never dropped silently.
+    """
     files, skipped = read_corpus(root)
     docs = []
     for f in files:
-        title, text, removed = clean_text(f.text)
-        if not text.strip():
+        page = clean_page(f.text)
+        if not any(a.text.strip() for a in page.articles):
             log.warning("skipped %s: no article text after cleaning", f.rel_path)
             skipped.append(Skipped(f.rel_path, "no article text after cleaning"))
             continue
+        for r in page.removed:
+            if r.numbers_or_dates or (r.facts and len(r.line.split()) >= 8):
+                log.info("%s: removed (%s) %r; not in the kept text: %s", f.rel_path, r.rule, r.line, ", ".join(r.facts))
         source = f"{Path(root).resolve().name}/{f.rel_path}" if Path(root).is_dir() else f.rel_path
-        docs.append(Document(f.rel_path, title or f.path.stem, source, text, f.sha256, tuple(removed)))
+        removed = tuple(r.line for r in page.removed)
+        for n, article in enumerate(page.articles):
+            if not article.text.strip():
+                continue
+            doc_id = f.rel_path if n == 0 else f"{f.rel_path}#{n + 1}"
+            docs.append(Document(doc_id, article.title or f.path.stem, source, article.text, f.sha256, removed if n == 0 else ()))
     return docs, skipped
 
 
