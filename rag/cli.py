@@ -83,14 +83,16 @@ def cmd_index(args: argparse.Namespace) -> int:
     root = Path(args.path) if args.path else default_corpus(settings)
     report = build_index(root, settings, rebuild=args.rebuild)
     service.reset()
+    from index.loader import printable, summarize_skipped
+
     state = "written" if report.written else "already up to date"
-    print(f"indexed {root}: {report.documents} documents, {report.chunks} chunks "
-          f"(embedded {report.embedded}, reused {report.reused}), {len(report.skipped)} skipped, "
-          f"{report.seconds:.1f} s; index {state} at {report.index_dir}")
     for s in report.skipped:
-        print(f"  skipped {s.rel_path}: {s.reason}")
+        print(f"  skipped {printable(s.rel_path)}: {s.reason}")
     for doc in report.removed_documents:
-        print(f"  removed {doc} (no longer in the folder)")
+        print(f"  removed {printable(doc)} (no longer in the folder)")
+    print(f"indexed {report.documents}, skipped {summarize_skipped(report.skipped)}: {printable(str(root))}, "
+          f"{report.chunks} chunks (embedded {report.embedded}, reused {report.reused}), "
+          f"{report.seconds:.1f} s; index {state} at {printable(str(report.index_dir))}")
     return 0
 
 
@@ -172,10 +174,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _SafeFormatter(logging.Formatter):
+    """Log lines with control characters (ESC, newlines from file names) escaped."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        from index.loader import printable
+
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # file names in messages must not drive the terminal
+        handler.setFormatter(_SafeFormatter("%(levelname)s %(name)s: %(message)s"))
     for noisy in ("httpx", "sentence_transformers", "faiss", "bm25s", "urllib3"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if not getattr(args, "func", None):
