@@ -13,6 +13,7 @@ Example::
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -23,6 +24,33 @@ from index.errors import ConfigError
 
 DEFAULT_EMBEDDING_MODEL = "embeddinggemma-300m"
 DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+# The allowed range of every numeric setting, checked when settings are made (``rag`` refuses to start otherwise).
+RANGES: dict[str, tuple[float, float]] = {
+    "embed_batch_size": (1, 1024),
+    "chunk_tokens": (16, 8192),
+    "chunk_overlap_sentences": (0, 20),
+    "hnsw_m": (4, 256),
+    "top_k": (1, 20),
+    "min_score": (-1.0, 2.0),
+    "llm_threads": (1, 512),
+    "llm_ctx": (256, 1_048_576),
+    "llm_max_tokens": (1, 65_536),
+    "llm_timeout_s": (0.1, 86_400),
+    "prompt_tokens": (100, 1_000_000),
+    "overrule_refusal_score": (-1.0, 100.0),
+    "max_question_chars": (1, 1_000_000),
+    "max_concurrent": (1, 4096),
+    "body_timeout_s": (0.1, 3600),
+}
+
+
+def check_port(port: object, what: str = "--port") -> int:
+    """``port`` when it is a TCP port number (1–65535), else a ``ConfigError`` naming ``what``."""
+    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
+        raise ConfigError(f"{what} must be a port number between 1 and 65535, got {port!r}")
+    return port
 
 
 def _default_home() -> Path:
@@ -62,18 +90,20 @@ class Settings:
     llm_timeout_s: float = 180.0
     prompt_tokens: int = 1000
     overrule_refusal_score: float = 0.55  # the LLM's "not found" gives way to quotes when a passage scores this (README)
-    prompt_mode: str = "focused"  # "focused": selected sentences only (two-step); "full": whole passages within the budget
+    prompt_mode: str = "evidence"  # "evidence": answer built on 1–2 selected sentences (README); "focused"/"full": the model writes it all
 
     # Evaluation: an optional OpenAI-compatible judge for correctness/faithfulness
     judge_base_url: str = ""
     judge_model: str = ""
     judge_api_key: str = "none"
 
-    # HTTP API
-    api_token: str = ""
+    # HTTP API (and the UI's exposure rule)
+    api_token: str = ""  # bearer token for the API; also the UI's password when it listens beyond loopback
     cors_origins: str = ""  # comma separated
     max_question_chars: int = 4000
     max_concurrent: int = 16  # requests answered at once; more get 429 + Retry-After
+    allowed_backends: str = ""  # comma separated backends a client may pick per request; empty: only `backend`
+    body_timeout_s: float = 10.0  # a request body must arrive within this (slow clients get 408)
 
     def __post_init__(self) -> None:
         home = Path(self.home).expanduser()
@@ -84,13 +114,15 @@ class Settings:
             raise ConfigError(f"index_kind must be 'flat' or 'hnsw', got {self.index_kind!r}")
         if self.embed_dtype not in ("auto", "float32", "bfloat16"):
             raise ConfigError(f"embed_dtype must be 'auto', 'float32' or 'bfloat16', got {self.embed_dtype!r}")
-        if self.prompt_mode not in ("focused", "full"):
-            raise ConfigError(f"prompt_mode must be 'focused' or 'full', got {self.prompt_mode!r}")
+        if self.prompt_mode not in ("evidence", "focused", "full"):
+            raise ConfigError(f"prompt_mode must be 'evidence', 'focused' or 'full', got {self.prompt_mode!r}")
         if self.backend not in ("local", "openai", "extractive"):
             raise ConfigError(f"backend must be 'local', 'openai' or 'extractive', got {self.backend!r}")
-        for name in ("chunk_tokens", "top_k", "embed_batch_size", "prompt_tokens", "max_question_chars"):
-            if getattr(self, name) <= 0:
-                raise ConfigError(f"{name} must be positive, got {getattr(self, name)}")
+        for name, (low, high) in RANGES.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not low <= value <= high:
+                raise ConfigError(f"setting {name} must be between {low:g} and {high:g}, got {value!r} "
+                                  f"(from RAG_{name.upper()}, the config file or an option)")
 
     @classmethod
     def load(cls, config_file: str | Path | None = None, **overrides: Any) -> "Settings":

@@ -2,10 +2,21 @@
 
 Flow: validate → refuse prompt-extraction attempts → rewrite a follow-up into a
 standalone question → retrieve (LangChain retriever) → nothing relevant: say so
-without calling a model → extractive, or LLM (chain: prompt → chat model → parser)
-on the selected sentences → checks (citations, numbers/dates, language) → retry
-once or fall back to the extractive answer, with a notice, when the LLM fails or
-refuses although a passage scores at least ``overrule_refusal_score``.
+without calling a model → the evidence answer (``prompt_mode = "evidence"``, the default):
+
+1. the sentence selector picks the one or two evidence sentences;
+2. a date or number the question asks for is pulled out of them by code (``rag.slots``);
+3. an Arabic reader gets a one-sentence answer from the model (given only those sentences),
+   then the sentences quoted; an English reader gets each sentence translated by the model
+   (``rag.translate``: months, digits and glossary names written out first; cached), labelled
+   as machine translation, the Arabic original kept in the citation;
+4. checks on everything the model wrote (``rag.checks``): numbers, months, negation, names,
+   two values for one slot, meaning; any finding sets ``grounded = False``.
+
+The application, not the model, assembles the citations and the quotes. Without an LLM
+(``extractive``, or when the LLM fails) the same evidence is quoted; an English reader then
+sees the Arabic original, labelled as such. ``prompt_mode = "focused" | "full"`` keep the
+earlier pipeline (the model writes the whole answer) for comparison.
 
 Example::
 
@@ -22,17 +33,21 @@ from typing import Any
 
 from index.errors import InputError, RagError
 from index.settings import Settings
-from rag.checks import check_answer, is_injection, is_refusal
-from rag.extractive import select_sentences
+from rag import backends, slots
+from rag.checks import check_answer, check_translation, is_injection, is_refusal
+from rag.extractive import Sentence, select_sentences
 from rag.language import detect_language
 from rag.lc_retriever import PassageRetriever, to_passage
-from rag.prompt import NOT_FOUND, build_messages, rewrite_messages
+from rag.prompt import NOT_FOUND, answer_line_messages, build_messages, rewrite_messages
 from rag.service import check_question, default_settings, get_retriever
-from rag.types import Answer, Citation, Passage
+from rag.thresholds import EVIDENCE_MARGIN, EVIDENCE_SENTENCES
+from rag.translate import clean as clean_translation
+from rag.translate import translate_stream
+from rag.types import Answer, Citation, Finding, Passage
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("local", "openai", "extractive")
+BACKENDS = backends.names()
 REFUSE_ROLE = {
     "ar": "أجيب فقط عن أسئلة حول المقالات الإخبارية المتاحة، ولا أستطيع تغيير دوري أو كشف تعليماتي.",
     "en": "I only answer questions about the available news articles; I can't change my role or reveal my instructions.",
@@ -45,7 +60,11 @@ OVERRULED_NOTICE = {
     "ar": "لم يجد النموذج اللغوي إجابة مع أن المقالات تحوي مقاطع وثيقة الصلة بالسؤال؛ هذه أقرب جملها إليه.",
     "en": "The language model found no answer, although the articles hold passages closely matching the question; these are their closest sentences.",
 }
-EXTRACTIVE_LEAD = {"ar": "بحسب المقالات:", "en": "From the articles (quoted in the original Arabic):"}
+EXTRACTIVE_LEAD = {"ar": "بحسب المقالات:"}
+EVIDENCE_HEAD = {"ar": "بحسب المقالات:", "en": "From the articles (machine translation from Arabic):"}
+ORIGINAL_HEAD = "The passages that answer, in the original Arabic (no translation without a language model):"
+DROP_LINE = ("restates_question", "wrong_language", "no_citation")  # a line with these is left out, not shown flagged
+SHORT = {"ar": "باختصار: {value} [{n}]", "en": "In short: {value} [{n}]"}
 HistoryLike = Sequence[Any] | None
 
 
@@ -85,17 +104,16 @@ def _llm_rewrite(question: str, history: list[tuple[str, str]], language: str, s
 
 
 def extractive_answer(question: str, passages: list[Passage], language: str, settings: Settings) -> tuple[str, list[Citation]]:
-    """Quote the sentences that best answer ``question``, each cited ``[n]`` by its passage."""
+    """Quote the sentences that best answer ``question``, each cited ``[n]`` by its passage, after the
+    asked-for date or number when code can tell it. An English reader is told the quotes are the
+    Arabic originals: there is no model to translate them."""
     picked = select_sentences(question, passages, get_retriever(settings).embedder)
-    spans: dict[int, tuple[int, int]] = {}
-    parts = []
-    for s in picked:
-        n = s.passage + 1
-        parts.append(f"«{s.text}» [{n}]")
-        a, b = spans.get(n, (s.start, s.end))
-        spans[n] = (min(a, s.start), max(b, s.end))  # one quoted span per passage covers all its sentences
-    citations = [Citation(n, passages[n - 1], passages[n - 1].text[a:b], a, b) for n, (a, b) in sorted(spans.items())]
-    return f"{EXTRACTIVE_LEAD[language]} " + " ".join(parts), citations
+    if not picked:
+        picked = [Sentence(0, 0, len(passages[0].text), passages[0].text)]
+    quotes = " ".join(f"«{s.text}» [{s.passage + 1}]" for s in picked)
+    head = EXTRACTIVE_LEAD["ar"] if language == "ar" else ORIGINAL_HEAD
+    lead = _lead(question, picked, language)
+    return (f"{lead}\n\n" if lead else "") + f"{head} {quotes}", _citations(picked, passages)
 
 
 def _focused(question: str, passages: list[Passage], settings: Settings) -> list[Passage]:
@@ -107,6 +125,126 @@ def _focused(question: str, passages: list[Passage], settings: Settings) -> list
         if mine:
             out.append(replace(p, text=" ".join(mine)))
     return out or passages[:2]
+
+
+def _evidence(question: str, passages: list[Passage], settings: Settings) -> list[Sentence]:
+    """The one or two sentences an answer is built on, in passage order."""
+    picked = select_sentences(question, passages, get_retriever(settings).embedder,
+                              max_sentences=EVIDENCE_SENTENCES, margin=EVIDENCE_MARGIN)
+    if not picked:  # passages too short to split: their first words are the evidence
+        p = passages[0]
+        picked = [Sentence(0, 0, len(p.text), p.text)]
+    return picked
+
+
+def _lead(question: str, evidence: list[Sentence], language: str) -> str:
+    """The asked-for date or number, stated by code: "In short: 8 [1]" (or '')."""
+    best = max(evidence, key=lambda s: s.score)
+    for s in [best] + [e for e in evidence if e is not best]:
+        value = slots.lead(question, s.text, language)
+        if value:
+            return SHORT[language].format(value=value, n=s.passage + 1)
+    return ""
+
+
+def _citations(evidence: list[Sentence], passages: list[Passage], translations: dict[int, str] | None = None) -> list[Citation]:
+    """One citation per cited passage, its quote spanning the evidence sentences taken from it."""
+    spans: dict[int, tuple[int, int]] = {}
+    for s in evidence:
+        a, b = spans.get(s.passage, (s.start, s.end))
+        spans[s.passage] = (min(a, s.start), max(b, s.end))
+    out = []
+    for pi, (a, b) in sorted(spans.items()):
+        english = " ".join(translations[id(s)] for s in evidence if s.passage == pi and translations and translations.get(id(s)))
+        out.append(Citation(pi + 1, passages[pi], passages[pi].text[a:b], a, b, english))
+    return out
+
+
+class _Stream:
+    """What has been shown so far, and when the first content arrived."""
+
+    def __init__(self, answer: Answer, started: float) -> None:
+        self.answer, self.started, self.shown = answer, started, ""
+
+    def show(self, piece: str, content: bool = True) -> str:
+        if content and piece.strip():
+            self.answer.timings.setdefault("first_token_s", round(time.perf_counter() - self.started, 3))
+        self.shown += piece
+        return piece
+
+
+def _evidence_answer(question: str, passages: list[Passage], language: str, settings: Settings, answer: Answer,
+                     stream: _Stream) -> Iterator[str]:
+    """The evidence answer (see the module doc); yields text, fills ``answer``; LLM errors propagate."""
+    embedder = get_retriever(settings).embedder
+    evidence = _evidence(question, passages, settings)
+    lead = _lead(question, evidence, language)
+    findings: list[Finding] = []
+    parts: list[str] = []
+    if lead:
+        parts.append(lead)
+        yield stream.show(lead + "\n\n")
+    translations: dict[int, str] = {}
+    if language == "ar":
+        line = yield from _answer_line(question, evidence, passages, settings, stream, findings)
+        if line:
+            parts.append(line)
+            yield stream.show("\n\n", content=False)
+        quotes = " ".join(f"«{s.text}» [{s.passage + 1}]" for s in evidence)
+        parts.append(f"{EVIDENCE_HEAD['ar']} {quotes}")
+        yield stream.show(parts[-1])
+    else:
+        yield stream.show(EVIDENCE_HEAD["en"] + "\n", content=False)
+        rendered = []
+        for i, s in enumerate(evidence):
+            yield stream.show("“", content=False)
+            raw = ""
+            for piece in translate_stream(s.text, settings):
+                raw += piece
+                yield stream.show(piece.lstrip("\"“'«") if raw == piece else piece)
+            english = clean_translation(raw)
+            translations[id(s)] = english
+            findings += check_translation(s.text, english, embedder)
+            rendered.append(f"“{english}” [{s.passage + 1}]")
+            yield stream.show(f"” [{s.passage + 1}]" + ("\n" if i + 1 < len(evidence) else ""), content=False)
+        parts.append(EVIDENCE_HEAD["en"] + "\n" + "\n".join(rendered))
+    answer.passages, answer.citations = passages, _citations(evidence, passages, translations)
+    answer.findings = findings
+    answer.grounded = not findings
+    return "\n\n".join(parts)
+
+
+def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage], settings: Settings, stream: _Stream,
+                 findings: list[Finding]) -> Iterator[str]:
+    """An Arabic reader's one-sentence answer, written by the model from the evidence sentences only.
+
+    Returns the checked line, or '' when the model declines (the quotes then answer alone).
+    Text that could still become a refusal is held back, so no refusal is shown and withdrawn.
+    """
+    chat = backends.get(settings.backend).chat_model(settings, max_tokens=120)
+    messages = answer_line_messages(question, [(s.passage + 1, s.text) for s in evidence], "ar")
+    text, shown = "", 0
+    for piece in chat.stream(messages):
+        chunk = str(piece.content)
+        if not chunk:
+            continue
+        text += chunk
+        if "\n\n" in text.strip():
+            text = text.strip().split("\n\n")[0]
+            break
+        if shown or not NOT_FOUND["ar"].startswith(text.strip()[:len(NOT_FOUND["ar"])]) and len(text.strip()) > 12:
+            yield stream.show(text[shown:])
+            shown = len(text)
+    text = text.strip()
+    if text and not (is_refusal(text) and "[" not in text):
+        result = check_answer(text, passages, "ar", get_retriever(settings).embedder, question=question)
+        if not result.has(*DROP_LINE):
+            if shown < len(text):
+                yield stream.show(text[shown:])
+            findings += result.findings
+            return result.text
+        log.info("answer line dropped (%s): %s", ", ".join(f.code for f in result.findings), text[:80])
+    return ""  # the quotes answer alone; anything streamed of the line is replaced (answer.replaced)
 
 
 def ask(question: str, history: HistoryLike = None, **options: Any) -> Answer:
@@ -128,8 +266,8 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
     """
     started = time.perf_counter()
     settings = settings or default_settings()
-    if backend is not None and backend not in BACKENDS:
-        raise InputError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if backend is not None:
+        backends.get(backend)  # an unknown name is an InputError naming the choices
     if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= 20):
         raise InputError("top_k must be an integer between 1 and 20")
     settings = settings.replace(backend=backend, top_k=top_k)
@@ -149,7 +287,7 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
         yield finish(REFUSE_ROLE[language])
         return
 
-    uses_llm = settings.backend != "extractive"
+    uses_llm = backends.get(settings.backend).uses_llm
     standalone = question
     if turns:
         standalone = _llm_rewrite(question, turns, language, settings) if uses_llm else _rule_rewrite(question, turns)
@@ -165,6 +303,26 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
         yield finish(NOT_FOUND[language])
         return
 
+    stream = _Stream(answer, started)
+    if uses_llm and settings.prompt_mode == "evidence":
+        try:
+            text = yield from _evidence_answer(standalone, passages, language, settings, answer, stream)
+            answer.replaced = text != stream.shown
+            yield finish(text)
+            return
+        except RagError as exc:
+            answer.notice = FALLBACK_NOTICE[language].format(why=str(exc)[:160])
+        except Exception as exc:  # connection refused, timeout, HTTP error from the endpoint
+            log.warning("LLM failed: %s", exc)
+            answer.notice = FALLBACK_NOTICE[language].format(why=type(exc).__name__)
+        answer.backend = "extractive"
+        text, citations = extractive_answer(standalone, passages, language, settings)
+        answer.passages, answer.citations, answer.findings, answer.grounded = passages, citations, [], True
+        answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
+        answer.replaced = bool(stream.shown)
+        yield text
+        yield finish(text)
+        return
     if uses_llm:
         try:
             text = yield from _generate(standalone, passages, language, settings, answer, started)
@@ -186,7 +344,7 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
 
     text, citations = extractive_answer(standalone, passages, language, settings)
     answer.passages, answer.citations = passages, citations
-    answer.grounded, answer.reasons = True, []
+    answer.grounded, answer.findings = True, []
     answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
     yield text
     yield finish(text)
@@ -221,7 +379,7 @@ def _generate(question: str, passages: list[Passage], language: str, settings: S
             answer.refused, answer.passages = True, originals
             return NOT_FOUND[language] if shown_upto else None
         result = check_answer(text, originals, language, get_retriever(settings).embedder)
-        language_ok = not any("Arabic" in r for r in result.reasons)
+        language_ok = not result.has("arabic_in_english", "wrong_language")
         if language_ok or attempt == 1:
             break
         log.info("answer not in %s; retrying once", language)
@@ -233,5 +391,5 @@ def _generate(question: str, passages: list[Passage], language: str, settings: S
     if not shown_upto:
         yield result.text
     answer.passages, answer.citations = originals, result.citations
-    answer.grounded, answer.reasons = result.grounded, result.reasons
+    answer.grounded, answer.findings = result.grounded, result.findings
     return result.text

@@ -1,13 +1,23 @@
-"""Checks run on every generated answer: citations, numbers and dates, language, refusals.
+"""Checks run on every generated answer and every machine translation.
 
-A failed check sets ``grounded = False`` with a reason a person can read; invalid
-citations are removed from the text.
+Each check returns ``Finding``s: a stable ``code`` that code decides on, and a ``message`` a
+person can read. Any finding sets ``grounded = False``; invalid citations are removed from
+the text. The kinds of wrong answer each check exists for:
+
+- ``number_unsupported`` / ``month_unsupported``: a number or month the cited passage lacks;
+- ``negation_lost`` / ``negation_added``: "ruled out" (مستبعد) turned into "expected", or the reverse;
+- ``name_unmatched``: a name or acronym with nothing corresponding in the cited Arabic sentence
+  ("MIGA" as "Make America Great Again", "احتجاجات تشرين" as "the Tunisian Revolution");
+- ``slot_conflict``: two values for what the question asks (a meeting in Washington and in Baghdad);
+- ``unsupported_meaning``: an English sentence far in meaning from what it cites;
+- ``translation_*``: the same kinds for a translation against its Arabic sentence;
+- ``removed_citation``, ``no_citation``, ``wrong_language``, ``arabic_in_english``.
 
 Example::
 
     >>> result = check_answer("عقدت المباحثات يوم 3 [1] [7]", passages, "ar")
-    >>> result.reasons
-    ['removed citation [7]: there is no passage 7', 'the number 3 in this answer was not found in the cited passage']
+    >>> [f.code for f in result.findings]
+    ['removed_citation', 'number_unsupported']
 """
 from __future__ import annotations
 
@@ -19,13 +29,15 @@ import numpy as np
 
 from index.chunking import sentence_spans
 from index.embedder import Embedder
+from rag import glossary, slots
 from rag.answer_text import CITATION, months_in, numbers_in, strip_citations
 from rag.language import arabic_ratio
 from rag.lexical import idf_shares, tokenize
-from rag.types import Citation, Passage
+from rag.thresholds import (MIN_MISSING_CITATION_OVERLAP, MIN_SUPPORT, MIN_TRANSLATION_SIMILARITY, RECITE_MEANING,
+                            RECITE_MEANING_GAP, RECITE_WORD_RATIO, RECITE_WORD_SHARE)
+from rag.types import Citation, Finding, Passage
 
 log = logging.getLogger(__name__)
-MIN_SUPPORT = 0.42  # cosine of an English answer sentence to its closest passage sentence (see unsupported_sentences)
 
 REFUSAL_MARKERS = ("لم أجد", "لا تحتوي", "لا تتضمن", "لا يوجد في", "لم يرد", "could not find", "cannot find", "can't find",
                    "do not contain", "does not contain", "not mentioned", "no information", "not found in")
@@ -51,19 +63,26 @@ def is_injection(question: str) -> bool:
 class CheckResult:
     text: str
     citations: list[Citation] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
 
     @property
     def grounded(self) -> bool:
-        return not self.reasons
+        return not self.findings
+
+    @property
+    def reasons(self) -> list[str]:
+        return [f.message for f in self.findings]
+
+    def has(self, *codes: str) -> bool:
+        return any(f.code in codes for f in self.findings)
 
 
-def _drop_invalid(text: str, n_passages: int, reasons: list[str]) -> str:
+def _drop_invalid(text: str, n_passages: int, findings: list[Finding]) -> str:
     def repl(m: re.Match) -> str:
         n = int(m.group(2))
         if 1 <= n <= n_passages:
             return m.group(0)
-        reasons.append(f"removed citation [{n}]: there is no passage {n}")
+        findings.append(Finding("removed_citation", f"removed citation [{n}]: there is no passage {n}"))
         return ""
 
     return re.sub(r"(\s*)\[(\d{1,2})\]", repl, text).strip()
@@ -127,12 +146,12 @@ def _clearly_from(part: str, cited: set[int], passages: list[Passage], tokens: l
     if arabic_ratio(part) > 0.5:
         share = idf_shares(set(tokenize(strip_citations(part))) | numbers_in(part), tokens)
         best = max(range(len(share)), key=lambda j: share[j])
-        return best if share[best] >= 0.6 and max(share[n - 1] for n in cited) < 0.6 * share[best] else None
+        return best if share[best] >= RECITE_WORD_SHARE and max(share[n - 1] for n in cited) < RECITE_WORD_RATIO * share[best] else None
     if embedder is None or len(strip_citations(part).split()) < 5:
         return None
     share = _meaning_shares(part, passages, embedder)
     best = max(range(len(share)), key=lambda j: share[j])
-    return best if share[best] >= 0.5 and max(share[n - 1] for n in cited) < share[best] - 0.15 else None
+    return best if share[best] >= RECITE_MEANING and max(share[n - 1] for n in cited) < share[best] - RECITE_MEANING_GAP else None
 
 
 def fix_citations(text: str, passages: list[Passage], embedder: Embedder | None = None) -> str:
@@ -158,7 +177,7 @@ def fix_citations(text: str, passages: list[Passage], embedder: Embedder | None 
     return "".join(out) + text[last:]
 
 
-def add_missing_citations(text: str, passages: list[Passage], min_overlap: float = 0.35) -> str:
+def add_missing_citations(text: str, passages: list[Passage], min_overlap: float = MIN_MISSING_CITATION_OVERLAP) -> str:
     """Small models often forget the markers: cite each uncited sentence by the passage it
     shares most words with, when that overlap is clear; leave it uncited otherwise."""
     if CITATION.search(text) or not passages:
@@ -176,55 +195,155 @@ def add_missing_citations(text: str, passages: list[Passage], min_overlap: float
     return "".join(out) + text[last:]
 
 
-def unsupported_sentences(sentences: list[tuple[str, set[int]]], passages: list[Passage], embedder: Embedder) -> list[str]:
-    """English sentences of 8+ words far in meaning from every sentence of the passages: a name or
+def unsupported_sentences(sentences: list[tuple[str, set[int]]], passages: list[Passage], embedder: Embedder) -> list[Finding]:
+    """English sentences (3+ words) far in meaning from every sentence of the passages: a name or
     claim the model brought from memory ("Saddam Hussein" where the passages name al-Kadhimi
     scored 0.37; supported sentences on the dev set 0.49–0.82). Words cannot be compared with
     Arabic passages, so meaning is all there is to check. All passages count, not only the cited
     one: a right claim under a wrong number is a citation slip, not an invention."""
     out = []
     for claim in (strip_citations(s) for s, _ in sentences):
-        if len(claim.split()) < 8 or not passages:
+        if len(claim.split()) < 3 or not passages:
             continue
         similarity = max(_meaning_shares(claim, passages, embedder))
         if similarity < MIN_SUPPORT:
-            out.append(f"this sentence may not be supported by the passages (similarity {similarity:.2f}): {claim[:120]}")
+            out.append(Finding("unsupported_meaning",
+                               f"this sentence may not be supported by the passages (similarity {similarity:.2f}): {claim[:120]}"))
     return out
 
 
-def check_answer(text: str, passages: list[Passage], language: str, embedder: Embedder | None = None) -> CheckResult:
-    """Validate citations, numbers/dates and language of a generated ``text``.
+# Negation: Arabic particles and words that deny or rule out; their English counterparts.
+_AR_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(لا(?!\s*سيما)|لم|لن|ليس|ليست|ليسوا|عدم|مستبعد\w*|استبعد\w*|يستبعد\w*|رفض\w*|يرفض\w*|نفى|نفت|ينفي|تنفي|بدون)(?![\w])")
+_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)
+
+
+def negations(text: str) -> int:
+    """How many negations ``text`` holds (Arabic or English)."""
+    return len(_AR_NEGATION.findall(text)) + len(_EN_NEGATION.findall(text))
+
+
+def check_negation(claim: str, evidence: str, whole: bool) -> list[Finding]:
+    """A negation in the ``evidence`` lost in the ``claim``, or one added. ``whole``: the claim renders the
+    whole evidence (a translation), so any loss counts; an answer may leave a negated clause out, so for
+    it only a claim without any negation against evidence that rules out or refuses counts as lost."""
+    have, want = negations(strip_citations(claim)), negations(evidence)
+    if want and not have and (whole or re.search(r"مستبعد|استبعد|يستبعد|لن\s|رفض|نفى|نفت|ينفي", evidence)):
+        return [Finding("negation_lost", f"the cited sentence denies or rules something out, this text does not: {strip_citations(claim)[:100]}")]
+    if have and not want:
+        return [Finding("negation_added", f"this text denies or rules something out, the cited sentence does not: {strip_citations(claim)[:100]}")]
+    return []
+
+
+def check_names(claim: str, evidence: str) -> list[Finding]:
+    """Names and acronyms of an English ``claim`` with nothing corresponding in the Arabic ``evidence``."""
+    return [Finding("name_unmatched", f"the name “{name}” does not correspond to anything in the cited sentence")
+            for name in glossary.unmatched_names(strip_citations(claim), evidence)]
+
+
+def check_slots(question: str, text: str, language: str) -> list[Finding]:
+    """Two different values for what the question asks: two dates for "when", two places for "where"."""
+    kind = "place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I) else slots.question_kind(question)
+    body = strip_citations(text)
+    if kind == "place":
+        places = {en for _, _, en in glossary.found(body)} if language == "ar" else \
+            {en for _, en in glossary.entries() if en[0].isupper() and " " not in en and re.search(rf"\b{re.escape(en)}\b", body)}
+        places = {p for p in places if p in _CITIES}
+        if len(places) > 1:
+            return [Finding("slot_conflict", f"the answer names more than one place ({', '.join(sorted(places))}) for one “where”")]
+    if kind == "date":
+        months = months_in(body)
+        years = set(re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", body))
+        if len(months) > 1 or len(years) > 1:
+            return [Finding("slot_conflict", f"the answer gives more than one date ({', '.join(sorted(months | years))}) for one “when”")]
+    return []
+
+
+_CITIES = {"Washington", "Baghdad", "Erbil", "Basra", "Mosul", "Kirkuk", "Najaf", "Karbala", "Fallujah", "Ramadi", "Tikrit", "Tehran",
+           "Damascus", "Amman", "Ankara", "Riyadh", "Doha", "Cairo", "Beirut", "Gaza", "Moscow", "Beijing", "Paris", "London", "Berlin"}
+
+_EN_NUMBER_WORDS = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9",
+                    "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30", "forty": "40", "fifty": "50", "hundred": "100"}
+
+
+def _numbers_any(text: str) -> set[str]:
+    """Numbers in digits and in words (Arabic or English)."""
+    words = {_EN_NUMBER_WORDS[w.lower()] for w in re.findall(r"[A-Za-z]+", text) if w.lower() in _EN_NUMBER_WORDS}
+    return numbers_in(text) | words | {v for v in slots.values(text, "number", "en") if v.isdigit()}
+
+
+def check_adds_something(answer: str, question: str) -> list[Finding]:
+    """An answer made only of the question's own words answers nothing ("Blinken is the Iraqi foreign
+    minister who met Blinken" for "Which Iraqi foreign minister met Blinken?")."""
+    new = set(tokenize(strip_citations(answer))) - set(tokenize(question))
+    if len(new) <= 1:
+        return [Finding("restates_question", "the answer only repeats the question's words")]
+    return []
+
+
+def check_translation(arabic: str, english: str, embedder: Embedder | None = None) -> list[Finding]:
+    """What a machine translation of one Arabic sentence got wrong, as far as code can tell."""
+    out: list[Finding] = []
+    if not english.strip():
+        return [Finding("translation_empty", "the model returned no translation")]
+    if arabic_ratio(english) > 0.15:
+        out.append(Finding("arabic_in_english", "the translation still contains Arabic text"))
+    ar_numbers, en_numbers = numbers_in(arabic), numbers_in(english)
+    for n in sorted(en_numbers - _numbers_any(arabic)):
+        out.append(Finding("translation_number_added", f"the translation has the number {n}, the Arabic sentence does not"))
+    for n in sorted(ar_numbers - _numbers_any(english)):
+        out.append(Finding("translation_number_lost", f"the translation lost the number {n} of the Arabic sentence"))
+    for month in sorted(months_in(english) ^ months_in(arabic)):
+        out.append(Finding("translation_month", f"the month {month} is in only one of the sentence and its translation"))
+    out += [Finding("translation_" + f.code, f.message) for f in check_negation(english, arabic, whole=True)]
+    out += [Finding("translation_" + f.code, f.message) for f in check_names(english, arabic)]
+    if embedder is not None:
+        a, e = embedder.embed([arabic], "document")[0], embedder.embed([english], "query")[0]
+        similarity = float(a @ e)
+        if similarity < MIN_TRANSLATION_SIMILARITY:
+            out.append(Finding("translation_far", f"the translation is far in meaning from the Arabic sentence (similarity {similarity:.2f})"))
+    return out
+
+
+def check_answer(text: str, passages: list[Passage], language: str, embedder: Embedder | None = None,
+                 question: str = "") -> CheckResult:
+    """Validate citations, numbers/dates, negation, names, slots and language of a generated ``text``.
 
     ``embedder`` (optional) finds the quotes of an English answer by meaning, since its words
-    cannot be matched against Arabic passages.
+    cannot be matched against Arabic passages, and checks English sentences by meaning.
     """
-    reasons: list[str] = []
-    text = _drop_invalid(text, len(passages), reasons)
+    findings: list[Finding] = []
+    text = _drop_invalid(text, len(passages), findings)
     text = add_missing_citations(text, passages)
     text = fix_citations(text, passages, embedder)
     sentences = _answer_sentences(text)
     cited_all = sorted({n for _, ns in sentences for n in ns})
     if not cited_all:
-        reasons.append("the answer cites no passage")
+        findings.append(Finding("no_citation", "the answer cites no passage"))
     for sentence, ns in sentences:
         support = " ".join(passages[n - 1].text for n in (ns or cited_all))
         if not support:
             continue
-        missing = sorted(numbers_in(sentence) - numbers_in(support))
-        for num in missing:
-            reasons.append(f"the number {num} in this answer was not found in the cited passage")
+        for num in sorted(numbers_in(sentence) - numbers_in(support)):
+            findings.append(Finding("number_unsupported", f"the number {num} in this answer was not found in the cited passage"))
         for month in sorted(months_in(strip_citations(sentence)) - months_in(support)):
-            reasons.append(f"the month {month} in this answer was not found in the cited passage")
+            findings.append(Finding("month_unsupported", f"the month {month} in this answer was not found in the cited passage"))
+        cited_sentence = best_quote(passages[min(ns or cited_all) - 1], sentence, embedder)[0] if strip_citations(sentence) else ""
+        if cited_sentence:
+            findings += check_negation(sentence, cited_sentence, whole=False)
+        if language == "en":
+            findings += check_names(sentence, support)
+    if question:
+        findings += check_slots(question, text, language) + check_adds_something(text, question)
     if embedder is not None and language == "en":
-        reasons += unsupported_sentences(sentences, passages, embedder)
+        findings += unsupported_sentences(sentences, passages, embedder)
     body = strip_citations(re.sub(r"[«\"“][^»\"”]*[»\"”]", " ", text))
     if language == "en" and arabic_ratio(body) > 0.15:
-        reasons.append("the English answer contains Arabic text")
+        findings.append(Finding("arabic_in_english", "the English answer contains Arabic text"))
     if language == "ar" and arabic_ratio(body) < 0.5:
-        reasons.append("the answer is not in Arabic")
+        findings.append(Finding("wrong_language", "the answer is not in Arabic"))
     citations = []
     for n in cited_all:
         claim = " ".join(s for s, ns in sentences if n in ns)
         quote, qa, qb = best_quote(passages[n - 1], claim, embedder)
         citations.append(Citation(n, passages[n - 1], quote, qa, qb))
-    return CheckResult(text, citations, reasons)
+    return CheckResult(text, citations, findings)

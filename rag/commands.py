@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from index.settings import Settings
+from rag import backends
 from rag.cli import _settings
 
 DEV_SET = "rag/data/seed_dev.jsonl"
@@ -69,7 +70,19 @@ def cmd_eval_xquad(args: argparse.Namespace) -> int:
     from rag.evaluation import xquad
     from rag.evaluation.report import table, write_reports
 
-    settings = _settings(args)
+    settings = _settings(args, backend=args.backend)
+    if args.answers:
+        from tqdm import tqdm
+
+        from rag.evaluation import xquad_answers
+
+        limit = args.limit or 100
+        with tqdm(total=2 * limit, desc="answering", unit="q") as bar:
+            result = xquad_answers.evaluate_xquad_answers(Path(args.dir), settings, limit, bar.update)
+        header, rows = xquad_answers.rows(result)
+        print(table(header, rows))
+        write_reports(result, header, rows, args.json, args.markdown, f"XQuAD end to end ({settings.backend})")
+        return 0
     result = xquad.evaluate_xquad(Path(args.dir), settings, _modes(args.compare), args.limit)
     header, rows = xquad.rows(result)
     print(table(header, rows))
@@ -111,11 +124,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 def _ensure_index(settings: Settings) -> None:
     """Build the index of the default corpus first when there is none (with progress)."""
+    import sys
+
     from index.build import build_index
+    from index.errors import IndexMismatchError
     from index.store import read_manifest
     from rag.cli import default_corpus
 
-    if read_manifest(settings.index_dir) is None:
+    try:
+        manifest = read_manifest(settings.index_dir)
+    except IndexMismatchError as exc:  # damaged: the server starts, /readyz says why, a rebuild is picked up live
+        print(f"warning: {exc}", file=sys.stderr, flush=True)
+        return
+    if manifest is None:
         root = default_corpus(settings)
         print(f"no index yet at {settings.index_dir}; indexing {root} first…", flush=True)
         report = build_index(root, settings)
@@ -123,11 +144,14 @@ def _ensure_index(settings: Settings) -> None:
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
+    from rag.api import require_token_off_loopback
+
     settings = _settings(args, backend=args.backend)
+    require_token_off_loopback(settings, args.host, "the chat UI", "--insecure-no-auth", args.insecure_no_auth)  # before any indexing
     _ensure_index(settings)
     from ui.app import launch  # the UI is the outermost layer; imported only here
 
-    launch(settings, args.host, args.port)
+    launch(settings, args.host, args.port, insecure_no_auth=args.insecure_no_auth)
     return 0
 
 
@@ -140,10 +164,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _port(text: str) -> int:
+    from index.errors import ConfigError
+    from index.settings import check_port
+
+    try:
+        return check_port(int(text), "the port")
+    except (ValueError, ConfigError) as exc:
+        raise argparse.ArgumentTypeError(str(exc) if isinstance(exc, ConfigError) else f"not a port number: {text!r}") from None
+
+
 def _server_args(p: argparse.ArgumentParser, port: int, host_help: str) -> None:
     p.add_argument("--host", default="127.0.0.1", help=host_help)
-    p.add_argument("--port", type=int, default=port)
-    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="default answering backend")
+    p.add_argument("--port", type=_port, default=port, help=f"TCP port, 1-65535 (default {port})")
+    p.add_argument("--backend", choices=backends.names(), help="default answering backend")
     p.add_argument("--index-dir", help="index to use")
 
 
@@ -154,13 +188,15 @@ def register(add) -> None:
             '  rag ask "How many US soldiers are in Iraq?" --backend extractive --json\n')
     p.add_argument("question", nargs="+", help="the question, in Arabic or English")
     p.add_argument("-k", type=int, default=None, help="passages to retrieve (default: setting top_k)")
-    p.add_argument("--backend", choices=["local", "openai", "extractive"], help="answering backend (default: setting backend)")
+    p.add_argument("--backend", choices=backends.names(), help="answering backend (default: setting backend)")
     p.add_argument("--json", action="store_true", help="print the whole Answer as JSON")
     p.add_argument("--index-dir", help="index to use")
 
     p = add("chat", cmd_chat, "start the chat UI (Gradio) on localhost",
             "examples:\n  rag chat\n  rag chat --port 8080 --backend extractive\n")
-    _server_args(p, 7860, "address to bind (default 127.0.0.1)")
+    _server_args(p, 7860, "address to bind (default 127.0.0.1); anything but loopback needs RAG_API_TOKEN (the UI's password)")
+    p.add_argument("--insecure-no-auth", action="store_true",
+                   help="serve the UI beyond loopback WITHOUT any password (anyone who can reach it can use it)")
 
     p = add("serve", cmd_serve, "start the HTTP API (JSON + OpenAI-compatible chat)",
             "examples:\n  rag serve --port 8000\n  RAG_API_TOKEN=secret rag serve --host 0.0.0.0\n")
@@ -186,13 +222,15 @@ def register(add) -> None:
 
     q = sub.add_parser("answers", help="answer a JSONL question set and score citations, language, numbers, refusals")
     q.add_argument("questions", nargs="?", help=f"JSONL question set (default: the bundled {DEV_SET})")
-    q.add_argument("--backend", choices=["local", "openai", "extractive"], help="answering backend (default: setting backend)")
+    q.add_argument("--backend", choices=backends.names(), help="answering backend (default: setting backend)")
     common(q)
     q.set_defaults(func=cmd_eval_answers)
 
     q = sub.add_parser("xquad", help="the XQuAD ar/en benchmark: recall@1/5 and MRR@10 per direction")
     q.add_argument("dir", help="folder with xquad.ar.json and xquad.en.json")
     q.add_argument("--compare", default="dense,bm25,hybrid", help="variants to run (default dense,bm25,hybrid)")
-    q.add_argument("--limit", type=int, help="only the first N questions (quick check)")
+    q.add_argument("--limit", type=int, help="only the first N questions (quick check); with --answers: N sampled questions per direction (default 100)")
+    q.add_argument("--answers", action="store_true", help="end to end: index the contexts with the build path, answer a fixed sample with ask()")
+    q.add_argument("--backend", choices=backends.names(), help="answering backend for --answers (default: setting backend)")
     common(q)
     q.set_defaults(func=cmd_eval_xquad)

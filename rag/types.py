@@ -30,20 +30,38 @@ class Passage:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One thing a check found wrong: a stable ``code`` to decide on, a ``message`` to show."""
+
+    code: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
 @dataclass
 class Citation:
-    """Answer marker ``[n]`` pointing at a passage, with the quoted span when one was found."""
+    """Answer marker ``[n]`` pointing at a passage, with the quoted span when one was found.
+
+    ``translation`` is the English rendering of the quote shown to an English reader (machine
+    translation, labelled as such); ``quote`` stays the Arabic original.
+    """
 
     n: int
     passage: Passage
     quote: str = ""
     quote_start: int = -1  # offsets of the quote inside passage.text
     quote_end: int = -1
+    translation: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         p = self.passage
         return {"n": self.n, "doc_id": p.doc_id, "title": p.title, "source": p.source, "text": p.text,
-                "start": p.start, "end": p.end, "score": p.score, "quote": self.quote}
+                "start": p.start, "end": p.end, "score": p.score, "quote": self.quote,
+                "quote_start": self.quote_start, "quote_end": self.quote_end,
+                "quote_translation": self.translation, "translation_kind": "machine" if self.translation else ""}
 
 
 @dataclass
@@ -56,17 +74,24 @@ class Answer:
     passages: list[Passage] = field(default_factory=list)
     citations: list[Citation] = field(default_factory=list)
     grounded: bool = True
-    reasons: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     backend: str = ""
     notice: str = ""  # e.g. "the LLM could not be reached; extractive answer"
     refused: bool = False  # said "not in the articles" (or refused an off-topic instruction)
     standalone_question: str = ""  # the follow-up rewritten to stand alone
     timings: dict[str, float] = field(default_factory=dict)
+    replaced: bool = False  # the final text differs from what was streamed: clients replace it (README, "Streaming")
+
+    @property
+    def reasons(self) -> list[str]:
+        """The findings' messages, for people."""
+        return [f.message for f in self.findings]
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "question": self.question, "answer": self.text, "language": self.language,
-            "grounded": self.grounded, "reasons": self.reasons, "backend": self.backend,
+            "grounded": self.grounded, "reasons": self.reasons,
+            "findings": [f.to_dict() for f in self.findings], "replaced": self.replaced, "backend": self.backend,
             "notice": self.notice, "refused": self.refused, "standalone_question": self.standalone_question,
             "citations": [c.to_dict() for c in self.citations],
             "passages": [p.to_dict() for p in self.passages], "timings": self.timings,

@@ -22,7 +22,7 @@ def test_arabic_question_gets_a_cited_arabic_answer(seed_index) -> None:
 
 def test_english_question_gets_english_framing_and_the_right_quote(seed_index) -> None:
     a = ask("How many American soldiers are deployed in Iraq?", settings=seed_index)
-    assert a.language == "en" and a.text.startswith("From the articles")
+    assert a.language == "en" and "in the original Arabic (no translation without a language model)" in a.text
     assert any("2500" in c.quote or "2400" in c.quote for c in a.citations)
 
 
@@ -125,7 +125,7 @@ def test_a_model_refusal_in_spite_of_clear_passages_gives_quotes_not_a_refusal(s
 
     question = "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن؟"
     with ScriptedLLM(NOT_FOUND["ar"]) as llm:
-        settings = seed_index.replace(backend="openai", openai_base_url=llm.base_url)
+        settings = seed_index.replace(backend="openai", openai_base_url=llm.base_url, prompt_mode="focused")
         pieces = list(ask_stream(question, settings=settings))
         a = pieces[-1]
         assert not a.refused and a.backend == "extractive" and "لم يجد النموذج اللغوي" in a.notice
@@ -141,7 +141,7 @@ def test_a_model_answer_is_checked_and_streamed_as_written(seed_index) -> None:
     reply = "التقى بلينكن نظيره العراقي فؤاد حسين في 3 آذار [1] [7]."
     with ScriptedLLM(reply) as llm:
         pieces = list(ask_stream("من هو وزير الخارجية العراقي الذي التقى بلينكن؟",
-                                 settings=seed_index.replace(backend="openai", openai_base_url=llm.base_url)))
+                                 settings=seed_index.replace(backend="openai", openai_base_url=llm.base_url, prompt_mode="focused")))
     a = pieces[-1]
     assert a.backend == "openai" and "".join(pieces[:-1]) == reply  # streamed as generated
     assert "[7]" not in a.text and not a.grounded

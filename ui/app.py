@@ -10,6 +10,7 @@ Example::
 """
 from __future__ import annotations
 
+import hmac
 import html
 import logging
 import re
@@ -20,6 +21,7 @@ import gradio as gr
 
 from index.errors import RagError
 from index.settings import Settings
+from rag import backends
 from rag.answer import ask_stream
 from rag.language import detect_language
 from rag.service import get_retriever
@@ -177,7 +179,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                 gr.Markdown(f"### {LABELS['sources']}")
                 sources = gr.HTML(LABELS["no_sources"], elem_id="sources")
                 with gr.Accordion(LABELS["settings"], open=False):
-                    backend = gr.Dropdown(["local", "openai", "extractive"], value=settings.backend, label=LABELS["backend"], elem_id="backend")
+                    backend = gr.Dropdown(list(backends.names()), value=settings.backend, label=LABELS["backend"], elem_id="backend")
                     top_k = gr.Slider(1, 10, value=settings.top_k, step=1, label=LABELS["top_k"], elem_id="top_k")
         outputs = [chat, turns, sources, box, status]
         box.submit(respond, [box, chat, turns, backend, top_k], outputs)
@@ -186,12 +188,28 @@ def build_app(settings: Settings) -> gr.Blocks:
     return app
 
 
-def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True):
-    """Start the app on ``host:port`` and say where to open it."""
+INSECURE_FLAG = "--insecure-no-auth"
+
+
+def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block: bool = True, insecure_no_auth: bool = False):
+    """Start the app on ``host:port`` and say where to open it.
+
+    Beyond loopback the UI needs the token (setting ``api_token``, asked as the password), like the
+    API, unless ``insecure_no_auth`` (``rag chat --insecure-no-auth``) says otherwise, loudly.
+    With a token set the UI always asks for it.
+    """
+    from index.settings import check_port
+    from rag.api import require_token_off_loopback
+
+    check_port(port)
+    require_token_off_loopback(settings, host, "the chat UI", INSECURE_FLAG, insecure_no_auth)
+    token = settings.api_token
+    auth = (lambda _user, password: hmac.compare_digest(str(password).encode(), token.encode())) if token else None
     app = build_app(settings)
     app.queue(default_concurrency_limit=2)
     app.launch(server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, head=JS_HEAD,
-               quiet=True, show_error=False, footer_links=[])
+               quiet=True, show_error=False, footer_links=[], auth=auth,
+               auth_message="Password: the server's token (RAG_API_TOKEN); any user name." if token else None)
     print(f"\nChat UI ready: open http://{host}:{port} in your browser (Ctrl-C stops it).", flush=True)
     if block:
         app.block_thread()

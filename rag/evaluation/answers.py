@@ -22,6 +22,7 @@ from rag.answer import ask
 from rag.answer_text import months_in, numbers_in, strip_citations
 from rag.evaluation.report import Question
 from rag.evaluation.retrieval import squash
+from rag.evaluation.scoring import fact_scores
 from rag.language import detect_language
 from rag.types import Answer
 
@@ -57,6 +58,9 @@ def score(q: Question, a: Answer) -> dict[str, Any]:
     row["refusal_correct"] = float(a.refused != q.answerable)
     row["language_match"] = float(answer_language(a) == q.lang)
     if q.answerable:
+        recall, held_all = fact_scores(a.text, q.facts, q.lang)
+        row["fact_recall"] = recall
+        row["all_facts"] = None if held_all is None else float(held_all)
         ev = [squash(e) for e in q.evidence]
         row["cited_evidence"] = float(any(e in squash(c.passage.text) for e in ev for c in a.citations)) if ev else None
         row["quote_support"] = float(any(e in squash(c.quote) for e in ev for c in a.citations)) if ev else None
@@ -78,7 +82,7 @@ def judge(q: Question, a: Answer, settings: Settings) -> dict[str, float]:
     return {"judge_correct": float(data.get("correct", 0)), "judge_faithful": float(data.get("faithful", 0))}
 
 
-METRICS = ["cited_evidence", "quote_support", "language_match", "numbers_consistent", "unsupported_unflagged", "refusal_correct",
+METRICS = ["fact_recall", "all_facts", "cited_evidence", "quote_support", "language_match", "numbers_consistent", "unsupported_unflagged", "refusal_correct",
            "judge_correct", "judge_faithful", "first_token_s", "total_s"]
 
 
@@ -92,6 +96,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
             agg[key] = sum(vals) / len(vals) if vals else None
         agg["refused_unanswerable"] = f"{sum(r['refused'] for r in sel if not r['answerable'])}/{sum(not r['answerable'] for r in sel)}"
         agg["refused_answerable"] = sum(r["refused"] for r in sel if r["answerable"])
+        agg["answers_with_all_facts"] = f"{sum(bool(r.get('all_facts')) for r in sel)}/{sum(r.get('all_facts') is not None for r in sel)}"
         agg["flagged_ungrounded"] = sum(not r["grounded"] for r in sel if not r["refused"])
         # answers the configured LLM did not write: it failed, or refused in spite of clear passages
         agg["extractive_fallbacks"] = sum(r["backend"] == "extractive" and r["requested_backend"] != "extractive" for r in sel)
@@ -118,5 +123,5 @@ def evaluate_answers(questions: list[Question], settings: Settings, progress=Non
 def rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
     langs = list(result["summary"])
     header = ["metric"] + langs
-    keys = METRICS + ["refused_unanswerable", "refused_answerable", "extractive_fallbacks", "flagged_ungrounded", "n"]
+    keys = METRICS + ["answers_with_all_facts", "refused_unanswerable", "refused_answerable", "extractive_fallbacks", "flagged_ungrounded", "n"]
     return header, [[k] + [result["summary"][l].get(k) for l in langs] for k in keys]

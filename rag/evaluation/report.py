@@ -26,6 +26,7 @@ class Question:
     docs: list[str] = field(default_factory=list)
     evidence: list[str] = field(default_factory=list)
     answerable: bool = True
+    facts: list[list[str]] = field(default_factory=list)  # key facts, each a list of acceptable forms
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -43,12 +44,24 @@ def load_questions(path: Path) -> list[Question]:
             out.append(Question(
                 id=str(data.get("id", n)), lang=data.get("lang") or "", question=data["question"],
                 answer=data.get("answer", ""), docs=list(data.get("docs", [])), evidence=list(data.get("evidence", [])),
-                answerable=bool(data.get("answerable", True)),
+                answerable=bool(data.get("answerable", True)), facts=_facts(data.get("facts")),
             ))
-        except (json.JSONDecodeError, KeyError, TypeError, AttributeError) as exc:
+        except (json.JSONDecodeError, KeyError, TypeError, AttributeError, ValueError) as exc:
             raise InputError(f"{path}, line {n}: not a question record ({exc}); expected JSON with at least \"question\"") from None
     if not out:
         raise InputError(f"{path} holds no questions")
+    return out
+
+
+def _facts(value: Any) -> list[list[str]]:
+    """``facts``: a list of facts, each a list of acceptable forms (a bare string is one form)."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise ValueError("facts must be a list of lists of strings")
+    out = [[f] if isinstance(f, str) else f for f in value]
+    if not all(isinstance(f, list) and f and all(isinstance(x, str) and x for x in f) for f in out):
+        raise ValueError("facts must be a list of lists of non-empty strings")
     return out
 
 

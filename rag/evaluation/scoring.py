@@ -1,0 +1,74 @@
+"""Answer-text scores shared by the evaluations: key facts, SQuAD F1 / exact match, gold contained.
+
+Both compare after one normalisation (``normalize``): casefold, Arabic letter forms unified
+(أ/إ/آ/ٱ→ا ى→ي ة→ه ؤ→و ئ→ي), no diacritics or tatweel, Arabic-Indic digits to ASCII,
+thousands separators dropped. For an English reader, Arabic-script text is removed from
+the answer first (``reader_text``): an untranslated quote gives an English reader nothing.
+
+Example::
+
+    >>> fact_scores("The talks were in Baghdad on Thursday [1]", [["baghdad"], ["thursday"]], "en")
+    (1.0, True)
+    >>> round(squad_f1("the River Tyne", "Tyne"), 2), gold_contained("on the River Tyne", "Tyne")
+    (0.67, True)
+"""
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+
+from rag.answer_text import ascii_digits, strip_citations
+
+_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
+_LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
+_ARABIC_RUN = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]+")
+_PUNCT = set(string.punctuation) | set("«»“”‘’،؛؟…–—")
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+
+
+def normalize(text: str) -> str:
+    """The one normalisation every answer score compares under (see the module doc)."""
+    text = ascii_digits(_DIACRITICS.sub("", text)).translate(_LETTERS).casefold()
+    text = re.sub(r"(?<=\d)[,٬](?=\d{3}\b)", "", text)  # 12,500 → 12500
+    return re.sub(r"\s+", " ", text).strip()
+
+
+def reader_text(answer: str, language: str) -> str:
+    """What a reader of ``language`` can read in ``answer``: for English, Arabic script removed."""
+    text = strip_citations(answer)
+    return _ARABIC_RUN.sub(" ", text) if language == "en" else text
+
+
+def fact_scores(answer: str, facts: list[list[str]], language: str) -> tuple[float | None, bool | None]:
+    """``(share of facts held, all held)``; a fact is held when any of its forms occurs."""
+    if not facts:
+        return None, None
+    text = normalize(reader_text(answer, language))
+    held = [any(normalize(form) in text for form in forms) for forms in facts]
+    return sum(held) / len(held), all(held)
+
+
+def _squad_tokens(text: str) -> list[str]:
+    text = "".join(c for c in normalize(text) if c not in _PUNCT)
+    return _ARTICLES.sub(" ", text).split()
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    """SQuAD token F1 (articles and punctuation dropped, after ``normalize``)."""
+    p, g = _squad_tokens(prediction), _squad_tokens(gold)
+    common = sum((Counter(p) & Counter(g)).values())
+    if not p or not g or not common:
+        return float(p == g)
+    precision, recall = common / len(p), common / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def exact_match(prediction: str, gold: str) -> bool:
+    return _squad_tokens(prediction) == _squad_tokens(gold)
+
+
+def gold_contained(prediction: str, gold: str) -> bool:
+    """The normalised gold answer occurs in the normalised prediction."""
+    g = normalize(gold).strip(" .")
+    return bool(g) and g in normalize(prediction)

@@ -1,0 +1,160 @@
+"""Bilingual names: the glossary of general news names (``rag/data/glossary.tsv``) and name romanisation.
+
+A 1.5B model translating one Arabic sentence misreads names (السوداني → "Sheikani",
+البيشمركة → "Kurdish Border Guard"). The application writes the English form of every
+glossary name beside it before the model sees the sentence, and afterwards checks that
+each name of the English text corresponds to something in the Arabic one: a glossary
+entry, Latin text already in the sentence, or a word whose romanisation
+(``arabic-name-romanizer``) sounds like it.
+
+Example::
+
+    >>> hints("التقى السوداني قادة البيشمركة في بغداد")
+    ['السوداني = al-Sudani', 'البيشمركة = Peshmerga']
+    >>> unmatched_names("al-Sudani met Peshmerga leaders", "التقى السوداني قادة البيشمركة")
+    []
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from functools import lru_cache
+from importlib import resources
+
+log = logging.getLogger(__name__)
+_PREFIX = r"(?:و|ف|ب|ل|وب|ول|فب|فل|ك)?"
+_LATIN_NAME = re.compile(r"\b(?:[A-Z][a-zA-Z'’\-]+|[a-z]{1,3}-[A-Z][a-zA-Z\-]+)(?:\s+(?:[A-Z][a-zA-Z'’\-]+|of|al-[A-Z][a-z]+|bin|ibn))*")
+# Capitalised words that are not names: sentence openers, titles, months, weekdays are checked elsewhere.
+_NOT_NAMES = frozenset("""
+the a an and but or in on at of for to by with from as after before during while since when where which who whom what why how
+this that these those it its he she they we i you his her their our there here however also according meanwhile
+mr mrs ms dr sheikh president minister prime foreign defense defence secretary general commander chief army forces
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
+""".split())
+
+
+@lru_cache(maxsize=1)
+def _rows() -> list[tuple[str, str, bool]]:
+    """``(arabic form, english, spell out before translating)``, longest Arabic form first."""
+    rows = []
+    text = resources.files("rag").joinpath("data", "glossary.tsv").read_text(encoding="utf-8")
+    for line in text.splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        forms, english, *flag = line.split("\t")
+        rows += [(form.strip(), english.strip(), flag == ["+"]) for form in forms.split(",") if form.strip()]
+    return sorted(rows, key=lambda r: -len(r[0]))
+
+
+def entries() -> list[tuple[str, str]]:
+    """``(arabic form, english)`` pairs, longest Arabic form first."""
+    return [(form, english) for form, english, _ in _rows()]
+
+
+def _form_pattern(form: str) -> str:
+    body = re.escape(form)
+    if form.startswith("ال"):  # ل + ال → لل (للعراق)
+        body = f"(?:{body}|لل{re.escape(form[2:])})"
+    return rf"(?<![\w]){_PREFIX}{body}(?![\w])"
+
+
+@lru_cache(maxsize=1)
+def _matcher() -> tuple[re.Pattern, dict[str, str]]:
+    forms = entries()
+    english = {form: en for form, en in forms}
+    pattern = re.compile("|".join(f"(?P<g{i}>{_form_pattern(form)})" for i, (form, _) in enumerate(forms)))
+    return pattern, {f"g{i}": english[form] for i, (form, _) in enumerate(forms)}
+
+
+def found(arabic: str) -> list[tuple[int, int, str]]:
+    """Glossary names in ``arabic``: ``(start, end, english)``, longest match first, no overlaps."""
+    pattern, by_group = _matcher()
+    return [(m.start(), m.end(), by_group[m.lastgroup]) for m in pattern.finditer(arabic)]
+
+
+def hints(arabic: str) -> list[str]:
+    """"arabic = English" for each glossary name in ``arabic`` that a small model misreads (third column '+')."""
+    spell = {form: en for form, en, flag in _rows() if flag}
+    out = []
+    for a, b, english in found(arabic):
+        form = next((f for f in spell if spell[f] == english and f[-3:] in arabic[a:b]), None)
+        if form is not None:
+            out.append(f"{arabic[a:b]} = {english}")
+    return list(dict.fromkeys(out))
+
+
+def _skeleton(word: str) -> str:
+    """Consonant skeleton of a Latin word: vowel spellings of one Arabic name vary (Kadhimi/Kazemi)."""
+    w = re.sub(r"^(al|el|ad|an|ar|as|at|az)[-\s]", "", word.lower())
+    w = w.replace("dh", "z").replace("th", "s").replace("kh", "h").replace("gh", "g").replace("sh", "s").replace("ou", "u")
+    w = re.sub(r"[^a-z]", "", w)
+    w = w.translate(str.maketrans("qcjdk", "kkgzk"))
+    return re.sub(r"(.)\1+", r"\1", re.sub(r"[aeiouyw]", "", w[:1]) + re.sub(r"[aeiouyw]", "", w[1:]) if w else "")
+
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4096)
+def romanize(arabic_word: str) -> str:
+    """The likely Latin spelling of an Arabic name (``arabic-name-romanizer``), '' when unavailable."""
+    try:
+        from arabic_name_romanizer import transliterate
+    except ImportError:  # optional: without it only the glossary and Latin text count
+        return ""
+    try:
+        with _lock:  # its ONNX session is shared
+            return str(transliterate(arabic_word))
+    except Exception as exc:  # a name it cannot handle is not an error of the answer
+        log.debug("romanizer failed on %r: %s", arabic_word, exc)
+        return ""
+
+
+def _close(a: str, b: str) -> bool:
+    if not a or not b:
+        return False
+    if a == b or (min(len(a), len(b)) >= 3 and (a.startswith(b) or b.startswith(a))):
+        return True
+    from difflib import SequenceMatcher
+
+    return SequenceMatcher(None, a, b).ratio() >= 0.75
+
+
+def english_names(text: str) -> list[str]:
+    """Capitalised names in English ``text`` (sentence openers and common title words left out)."""
+    out = []
+    for m in _LATIN_NAME.finditer(text):
+        opener = not text[:m.start()].strip() or text[:m.start()].rstrip()[-1] in ".!?:;\"“(«"
+        if opener and " " not in m.group(0).strip():
+            continue  # "Military expert …": a capitalised sentence opener is an ordinary word as often as a name
+        words = [w for w in re.split(r"\s+", m.group(0)) if w.lower().strip("'’") not in _NOT_NAMES and w not in ("of", "bin", "ibn")]
+        if words:
+            out.append(" ".join(words))
+    return out
+
+
+def unmatched_names(english: str, arabic: str) -> list[str]:
+    """Names in ``english`` with nothing corresponding in ``arabic`` (glossary, Latin text, romanisation).
+
+    ``unmatched_names("the Tunisian Revolution", "احتجاجات تشرين 2019")`` → ``['Tunisian Revolution']``.
+    """
+    glossary_en = " ".join(en for _, _, en in found(arabic)).lower()
+    latin = " ".join(re.findall(r"[A-Za-z][A-Za-z\-]+", arabic)).lower()
+    arabic_words = [w for w in re.findall(r"[\u0621-\u064a]{3,}", arabic)]
+    out = []
+    for name in english_names(english):
+        parts = [p for p in re.split(r"[\s\-]+", name) if len(p) >= 3 and p.lower() not in _NOT_NAMES and p.lower() not in ("al", "el")]
+        missing = []
+        for part in parts:
+            low = part.lower()
+            if low in glossary_en or low in latin or any(_close(low[:len(g)], g) for g in glossary_en.split() if len(g) >= 4):
+                continue
+            skel = _skeleton(part)
+            if any(_close(skel, _skeleton(romanize(w))) for w in arabic_words):
+                continue
+            missing.append(part)
+        if missing and len(missing) * 2 >= len(parts):
+            out.append(name)
+    return out

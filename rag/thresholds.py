@@ -1,0 +1,24 @@
+"""Every threshold of the answering library, named once, with where its value comes from.
+
+Settings a user may change per deployment (``min_score``, ``overrule_refusal_score``) live in
+``Settings``; these are the constants the checks and the sentence selector are built around.
+Change one here and rerun ``rag eval answers`` and ``rag eval xquad --answers``.
+"""
+from __future__ import annotations
+
+# Sentence selection (rag.extractive)
+LEXICAL_PICK = 0.5  # share of the question's IDF-weighted words a sentence must hold to be picked for them
+SELECT_LEXICAL_BONUS = 0.3  # weight of that word share in a sentence's score (Arabic questions)
+SELECT_PASSAGE_BONUS = 0.03  # weight of the passage's retrieval score in a sentence's score
+EXTRACTIVE_MARGIN = 0.12  # extractive answers quote sentences within this of the best one
+EVIDENCE_SENTENCES = 2  # evidence sentences an answer is built on (each translated for English readers)
+EVIDENCE_MARGIN = 0.08  # a second evidence sentence must score within this of the best one
+
+# Citation checks (rag.checks)
+MIN_MISSING_CITATION_OVERLAP = 0.35  # an uncited sentence is cited by the passage holding this share of its words
+RECITE_WORD_SHARE = 0.6  # an Arabic sentence holding this share of one passage's rare words was taken from it…
+RECITE_WORD_RATIO = 0.6  # …when the passages it cites hold less than this ratio of that
+RECITE_MEANING = 0.5  # an English sentence this close (cosine) to another passage…
+RECITE_MEANING_GAP = 0.15  # …and this much closer than to the cited one is re-cited
+MIN_SUPPORT = 0.42  # an English answer sentence this far (cosine) from every passage sentence is flagged
+MIN_TRANSLATION_SIMILARITY = 0.55  # a machine translation this far (cosine) from its Arabic sentence is flagged

@@ -1,0 +1,140 @@
+"""Machine translation of single Arabic sentences into English, for English readers.
+
+There is no translation model to install here, so the answering LLM translates, one
+sentence at a time (a small task a 1.5B model does far better than answering in English
+from Arabic passages). The application first writes what the model misreads: months
+and glossary names in a line of hints under the sentence ("تموز = July; السوداني =
+al-Sudani"), digits as ASCII; afterwards ``rag.checks.check_translation`` compares the translation with
+the sentence (numbers, months, negation, names, meaning). Translations are cached per
+sentence and model, in memory and in ``HOME/cache/translations.jsonl``.
+
+Example::
+
+    >>> "".join(translate_stream("وأكد رئيس الوزراء أن الانسحاب مستبعد.", settings))
+    'The prime minister stressed that a withdrawal is ruled out.'
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from index.settings import Settings
+from rag import backends
+from rag.answer_text import LEVANTINE_MONTHS, STANDARD_MONTHS, ascii_digits
+from rag.glossary import hints
+from rag.language import arabic_ratio
+
+log = logging.getLogger(__name__)
+
+SYSTEM = """You translate sentences from Arabic news articles into English.
+Translate the whole sentence faithfully. Keep every name, number and date, and keep negations (not, no, never, ruled out).
+A line "Names:" under the sentence gives the English form of some of its words: use those forms.
+Reply with the English translation of the sentence only."""
+MAX_TOKENS = 160
+MT_LABEL = {"en": "machine translation from Arabic"}
+
+
+def prepare(sentence: str) -> str:
+    """The sentence as the model sees it: ASCII digits, then a line naming its months and hard names in English."""
+    sentence = ascii_digits(" ".join(sentence.split()))
+    months = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
+    names = [f"{ar} = {en}" for ar, en in months.items() if re.search(rf"(?<![\w]){ar}(?![\w])", sentence)]
+    names += hints(sentence)
+    return sentence + (f"\nNames: {'; '.join(dict.fromkeys(names))}" if names else "")
+
+
+def clean(text: str) -> str:
+    """The translation without the wrappers small models add (quotes, "Translation:", a second paragraph)."""
+    text = text.strip()
+    text = re.sub(r"^(english\s+)?translation\s*:\s*", "", text, flags=re.I)
+    text = text.split("\n\n")[0].strip()
+    if len(text) > 1 and text[0] in "\"“'«" and text[-1] in "\"”'»":
+        text = text[1:-1].strip()
+    return text
+
+
+class _Cache:
+    """Translations by (model, prepared sentence): in memory, appended to a JSONL file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._data: dict[str, str] = {}
+        self._loaded: set[Path] = set()
+
+    def _file(self, settings: Settings) -> Path:
+        return settings.home / "cache" / "translations.jsonl"
+
+    def _load(self, path: Path) -> None:
+        if path in self._loaded:
+            return
+        self._loaded.add(path)
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                row = json.loads(line)
+                self._data[row["key"]] = row["text"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # a torn last line after a crash loses one translation, nothing else
+
+    def get(self, key: str, settings: Settings) -> str | None:
+        with self._lock:
+            self._load(self._file(settings))
+            return self._data.get(key)
+
+    def put(self, key: str, text: str, settings: Settings) -> None:
+        with self._lock:
+            self._data[key] = text
+            path = self._file(settings)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with path.open("a", encoding="utf-8") as fh:
+                    fh.write(json.dumps({"key": key, "text": text}, ensure_ascii=False) + "\n")
+            except OSError as exc:  # a read-only home only costs the cache
+                log.warning("could not write the translation cache %s: %s", path, exc)
+
+
+CACHE = _Cache()
+
+
+def _model_id(settings: Settings) -> str:
+    return f"{settings.backend}:{settings.llm_model if settings.backend == 'local' else settings.openai_base_url + '/' + settings.openai_model}"
+
+
+def translate_stream(sentence: str, settings: Settings) -> Iterator[str]:
+    """Yield the English translation of one Arabic ``sentence`` as it is written (cached: at once).
+
+    Raises whatever the backend raises when it cannot be reached; the caller decides the fallback.
+    """
+    prepared = prepare(sentence)
+    key = f"{_model_id(settings)}\x00{prepared}"
+    cached = CACHE.get(key, settings)
+    if cached is not None:
+        yield cached
+        return
+    chat = backends.get(settings.backend).chat_model(settings, max_tokens=MAX_TOKENS, temperature=0.0)
+    if chat is None:
+        raise ValueError(f"backend {settings.backend!r} cannot translate")
+    text = ""
+    for piece in chat.stream([("system", SYSTEM), ("human", prepared)]):
+        chunk = str(piece.content)
+        if not chunk:
+            continue
+        if not text:
+            chunk = chunk.lstrip()
+        text += chunk
+        if "\n\n" in text:  # the translation is one paragraph; anything after is chatter
+            break
+        yield chunk
+    final = clean(text)
+    if final and arabic_ratio(final) < 0.2:
+        CACHE.put(key, final, settings)
+
+
+def translate(sentence: str, settings: Settings) -> str:
+    """The cleaned English translation of one Arabic ``sentence``."""
+    return clean("".join(translate_stream(sentence, settings)))

@@ -1,0 +1,63 @@
+"""The evidence answer through ``ask()``: the real index and embedder, the model's text from a scripted
+OpenAI-compatible endpoint on loopback (``tests.servers.ScriptedLLM``), so each wrong kind of model
+output is reproduced exactly and shown flagged, dropped or replaced."""
+import pytest
+
+from rag.answer import ask_stream
+from rag.evaluation.scoring import reader_text
+from rag.language import arabic_ratio
+from tests.servers import ScriptedLLM
+
+pytestmark = pytest.mark.slow
+
+
+def run(question: str, reply: str, seed_index):
+    with ScriptedLLM(reply) as llm:
+        pieces = list(ask_stream(question, settings=seed_index.replace(backend="openai", openai_base_url=llm.base_url)))
+    return "".join(pieces[:-1]), pieces[-1]
+
+
+def codes(answer) -> set[str]:
+    return {f.code for f in answer.findings}
+
+
+def test_an_english_reader_gets_labelled_translations_with_the_originals_in_the_citations(seed_index) -> None:
+    shown, a = run("Where and on which day were the high-level US-Iraqi consultations held?",
+                   "The consultations were held in Baghdad on Thursday.", seed_index)
+    assert a.language == "en" and a.backend == "openai" and "machine translation from Arabic" in a.text
+    assert arabic_ratio(a.text) == 0.0 and reader_text(a.text, "en").strip()  # nothing untranslated
+    c = a.citations[0]
+    assert c.translation == "The consultations were held in Baghdad on Thursday." and arabic_ratio(c.quote) > 0.8
+    assert c.quote == c.passage.text[c.quote_start:c.quote_end]
+    assert shown == a.text and not a.replaced
+
+
+def test_a_translation_naming_another_city_is_flagged(seed_index) -> None:
+    _, a = run("Where and on which day were the high-level US-Iraqi consultations held?",
+               "The consultations were held in Washington on Thursday.", seed_index)
+    assert not a.grounded and "translation_name_unmatched" in codes(a), a.reasons
+
+
+def test_a_translation_with_the_wrong_month_is_flagged(seed_index) -> None:
+    _, a = run("When did Prime Minister al-Sudani oversee the launch of the military talks?",
+               "Prime Minister al-Sudani oversaw the launch of the first round of military talks on 27 September.", seed_index)
+    assert not a.grounded and "translation_month" in codes(a), (a.text, a.reasons)
+
+
+def test_an_arabic_answer_placing_a_meeting_in_two_cities_is_flagged(seed_index) -> None:
+    _, a = run("أين عقدت المشاورات الأمريكية العراقية رفيعة المستوى؟", "عقدت المشاورات في واشنطن وفي بغداد [1]", seed_index)
+    assert not a.grounded and "slot_conflict" in codes(a), (a.text, a.reasons)
+
+
+def test_an_answer_line_repeating_the_question_is_dropped_and_the_stream_replaced(seed_index) -> None:
+    shown, a = run("من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟",
+                   "أنتوني بلينكن هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن. [1]", seed_index)
+    assert "هو وزير الخارجية العراقي الذي التقى" not in a.text and "فؤاد حسين" in a.text and a.grounded
+    assert a.replaced and shown != a.text  # the stream said something the final answer withdrew
+
+
+def test_a_model_that_declines_leaves_the_quotes_and_refuses_nothing(seed_index) -> None:
+    from rag.prompt import NOT_FOUND
+
+    shown, a = run("من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟", NOT_FOUND["ar"], seed_index)
+    assert not a.refused and "فؤاد حسين" in a.text and "لم أجد" not in shown and shown == a.text
