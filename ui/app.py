@@ -47,6 +47,7 @@ a.cite { text-decoration: none; font-weight: 600; cursor: pointer; }
 .warn { margin-top: 8px; padding: 6px 10px; border-radius: 6px; background: #fff6d6; color: #5c4400; font-size: 0.9em; }
 .notice { margin-top: 8px; padding: 6px 10px; border-radius: 6px; background: #e8f1ff; color: #123e7a; font-size: 0.9em; }
 .turn-q { font-weight: 600; margin-top: 10px; }
+.mt { font-size: 0.9em; font-style: italic; border-left: 3px solid var(--color-accent); padding-left: 6px; margin: 4px 0; }
 """
 JS_HEAD = """
 <script>
@@ -69,7 +70,7 @@ LABELS = {
     "send": "اسأل · Ask", "clear": "مسح المحادثة · Clear", "sources": "المصادر · Sources",
     "settings": "الإعدادات · Settings", "backend": "المحرك · Backend", "top_k": "عدد المقاطع · Passages",
     "loading": "⏳ جارٍ تحميل النماذج (السؤال الأول فقط)… · Loading models (first question only)…",
-    "ready": "", "no_sources": "<p class='msg'>ستظهر المصادر هنا · Sources will appear here.</p>",
+    "ready": "", "mt": "Machine translation of the marked sentence", "no_sources": "<p class='msg'>ستظهر المصادر هنا · Sources will appear here.</p>",
 }
 WARN_LEAD = {"ar": "ⓘ يُرجى التحقق: ", "en": "ⓘ Please double-check: "}
 
@@ -109,13 +110,16 @@ def render_sources(turns: list[dict[str, Any]]) -> str:
     for t in reversed(turns):
         parts.append(f'<div class="turn-q msg" dir="auto">{html.escape(t["question"])}</div>')
         quotes = {c["n"]: c["quote"] for c in t["citations"]}
+        translations = {c["n"]: c.get("translation", "") for c in t["citations"]}
         for n, p in enumerate(t["passages"], 1):
             d = "rtl" if detect_language(p["text"]) == "ar" else "ltr"
             parts.append(
                 f'<details class="source" id="src-{t["turn"]}-{n}" dir="{d}"{" open" if n in quotes and t is turns[-1] else ""}>'
                 f'<summary>[{n}] {html.escape(p["title"])} · {p["score"]:.2f}{" ✓" if n in quotes else ""}</summary>'
                 f'<div class="meta">{html.escape(p["source"])} [{p["start"]}:{p["end"]}]</div>'
-                f'<p>{_highlight(p["text"], quotes.get(n, ""))}</p></details>'
+                f'<p>{_highlight(p["text"], quotes.get(n, ""))}</p>'
+                + (f'<div class="mt" dir="ltr" lang="en">{LABELS["mt"]}: {html.escape(translations[n])}</div>' if translations.get(n) else "")
+                + "</details>"
             )
     return "\n".join(parts)
 
@@ -150,7 +154,7 @@ def build_app(settings: Settings) -> gr.Blocks:
                     chat[-1]["content"] = render_answer(piece, turn)
                     turns = turns + [{"turn": turn, "question": message, "answer": piece.text,
                                       "passages": [p.to_dict() for p in piece.passages],
-                                      "citations": [{"n": c.n, "quote": c.quote} for c in piece.citations]}]
+                                      "citations": [{"n": c.n, "quote": c.quote, "translation": c.translation} for c in piece.citations]}]
                 else:
                     partial += piece
                     chat[-1]["content"] = wrap(link_citations(partial, turn), detect_language(message))
