@@ -139,12 +139,13 @@ def _previous(path: Path, embedder: Embedder, chunker: Chunker) -> IndexStore | 
     """The existing index if its vectors can be reused (same model); else None (full re-embed)."""
     try:
         manifest = read_manifest(path)
-    except IndexMismatchError:
+    except IndexMismatchError as exc:  # damaged or another format: rebuilt from scratch, never "up to date"
+        log.warning("previous index at %s is unusable (%s); re-embedding everything", path, str(exc).split("; rebuild")[0])
         return None
     if manifest is None or manifest.model_fingerprint != embedder.fingerprint or manifest.embedding_model != embedder.name:
         return None
     try:
         return IndexStore.load(path)
     except Exception as exc:  # a damaged previous index only costs a full re-embed
-        log.warning("previous index at %s is unusable (%s); re-embedding everything", path, exc)
+        log.warning("previous index at %s is unusable (%s); re-embedding everything", path, str(exc).split("; rebuild")[0])
         return None

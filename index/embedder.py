@@ -215,15 +215,26 @@ class _QueryBatcher:
 
     def _run(self, batch: list[tuple[str, dict]]) -> None:
         texts = list(dict.fromkeys(t for t, _ in batch))
+        errors: dict[str, Exception] = {}
         try:
             vectors = dict(zip(texts, self._encode(texts, "query")))
-        except Exception as exc:  # every waiter gets the error, not a hang
-            for _, slot in batch:
-                slot["error"] = exc
-            return
+        except Exception as exc:
+            if len(texts) == 1:
+                vectors, errors = {}, {texts[0]: exc}
+            else:  # one bad text must fail only its own request: encode each alone to find it
+                log.warning("a batch of %d queries failed (%s); encoding them one by one", len(texts), exc)
+                vectors = {}
+                for text in texts:
+                    try:
+                        vectors[text] = self._encode([text], "query")[0]
+                    except Exception as one:  # every waiter gets its own outcome, not a hang
+                        errors[text] = one
         with self._cond:
             for text, slot in batch:
-                slot["vector"] = vectors[text]
+                if text in errors:
+                    slot["error"] = errors[text]
+                else:
+                    slot["vector"] = vectors[text]
             self._cache.update(vectors)
             while len(self._cache) > self._cache_size:
                 self._cache.pop(next(iter(self._cache)))

@@ -46,6 +46,17 @@ class IndexMismatchError(RagError):
     http_status = 503
 
 
+class IndexDamagedError(IndexMismatchError):
+    """A file of the index is missing, truncated or inconsistent with the others."""
+
+
+class IndexWriteError(RagError):
+    """The index cannot be written where it should live (permissions, read-only disk)."""
+
+    exit_code = 4
+    http_status = 503
+
+
 class IndexBusyError(RagError):
     """Another process is building the same index."""
 
@@ -65,6 +76,12 @@ class InputError(RagError):
 
     exit_code = 2
     http_status = 422
+
+
+class InvalidTextError(InputError):
+    """Text that is not valid Unicode (a lone surrogate, undecodable bytes)."""
+
+    http_status = 400
 
 
 class InputTooLargeError(InputError):

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import atexit
 import logging
+import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from index import models
@@ -41,6 +45,9 @@ class LocalServer:
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.port = 0  # any free port on loopback
+        # a key made for this process: other local users and processes cannot drive the model's port
+        self.api_key = secrets.token_urlsafe(32)
+        params.api_keys = [self.api_key]
         params.verbosity = -1
         log.info("starting the local LLM %s (%d threads)", model_path.name, threads)
         self._server = xllamacpp.Server(params)
@@ -77,12 +84,58 @@ def chat_model(settings: Settings, max_tokens: int | None = None, temperature: f
     from langchain_openai import ChatOpenAI
 
     if settings.backend == "local":
-        base_url, model, key = LocalServer.get(settings).base_url, "local", "none"
+        server = LocalServer.get(settings)
+        base_url, model, key = server.base_url, "local", server.api_key
     elif settings.backend == "openai":
         base_url, model, key = settings.openai_base_url, settings.openai_model, settings.openai_api_key or "none"
     else:
         raise BackendError(f"backend {settings.backend!r} uses no LLM")
+    calls = _calls.get()
     return ChatOpenAI(
         base_url=base_url, model=model, api_key=key, temperature=temperature,
         max_tokens=max_tokens or settings.llm_max_tokens, timeout=settings.llm_timeout_s, max_retries=0,
+        http_client=calls.client(settings.llm_timeout_s) if calls is not None else None,
     )
+
+
+class LLMCalls:
+    """The LLM calls one request makes: while ``active()``, every ``chat_model`` gets its own HTTP
+    client, and ``cancel()`` (from any thread) closes them, so a generation whose reader went away
+    stops at its next token instead of running to the end. (Closing the LangChain stream alone is
+    not enough: LangChain reads the rest of the model's output when its stream is closed.)"""
+
+    def __init__(self) -> None:
+        self._clients: list = []
+        self._lock = threading.Lock()
+        self.cancelled = False
+
+    @contextmanager
+    def active(self) -> Iterator["LLMCalls"]:
+        token = _calls.set(self)
+        try:
+            yield self
+        finally:
+            _calls.reset(token)
+
+    def client(self, timeout: float):
+        import httpx
+
+        client = httpx.Client(timeout=timeout)
+        with self._lock:
+            if not self.cancelled:
+                self._clients.append(client)
+                return client
+        client.close()
+        raise BackendError("the request was cancelled")
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled, clients, self._clients = True, self._clients, []
+        for client in clients:
+            try:
+                client.close()
+            except Exception as exc:  # closing under a reader in another thread may complain; it is closed
+                log.debug("closing an LLM client: %s", exc)
+
+
+_calls: ContextVar[LLMCalls | None] = ContextVar("rag_llm_calls", default=None)

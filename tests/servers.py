@@ -14,12 +14,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_ready(url: str, seconds: float, alive=lambda: True) -> bool:
-    """Poll ``url/readyz`` until it answers 200 (True), time runs out or ``alive()`` is False."""
+def wait_ready(url: str, seconds: float, alive=lambda: True, path: str = "/readyz") -> bool:
+    """Poll ``url + path`` until it answers 200 (True), time runs out or ``alive()`` is False."""
     deadline = time.time() + seconds
     while time.time() < deadline and alive():
         try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+            if httpx.get(url + path, timeout=2).status_code == 200:
                 return True
         except httpx.HTTPError:
             pass
@@ -30,20 +30,27 @@ def wait_ready(url: str, seconds: float, alive=lambda: True) -> bool:
 class ApiServer:
     """uvicorn serving ``rag.api.create_app(settings)`` in a background thread."""
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings, ready: bool = True) -> None:
         import uvicorn
 
         from rag.api import create_app
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
+        self.ready = ready  # False: only wait until it answers (a server whose index is damaged never gets ready)
         self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     def __enter__(self) -> "ApiServer":
         self.thread.start()
-        if not wait_ready(self.url, 120):
+        if self.ready and not wait_ready(self.url, 120):
             raise RuntimeError("API server did not become ready")
+        if not self.ready and not wait_ready(self.url, 120, path="/healthz"):
+            raise RuntimeError("API server did not start")
+        if not self.ready:  # and the warm-up is over (readyz says why it is not ready, not "loading")
+            deadline = time.time() + 120
+            while httpx.get(self.url + "/readyz", timeout=30).json().get("state") == "loading" and time.time() < deadline:
+                time.sleep(0.3)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -115,6 +122,59 @@ class ScriptedLLM:
         self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
 
     def __enter__(self) -> "ScriptedLLM":
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+
+
+class SlowStreamLLM:
+    """A real OpenAI-compatible endpoint on loopback that streams a long reply slowly (one piece
+    every ``every`` seconds, for ``pieces`` pieces) and counts the streams whose reader went away
+    (``aborted``): what a model still generating for a client that disconnected looks like."""
+
+    def __init__(self, every: float = 0.2, pieces: int = 600) -> None:
+        import json
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        outer = self
+        self.started = 0
+        self.aborted = 0
+        self.lock = threading.Lock()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers["Content-Length"]))
+                with outer.lock:
+                    outer.started += 1
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                try:
+                    for i in range(pieces):
+                        text = "التقى الوزير فؤاد حسين نظيره الأمريكي في واشنطن [1]. " if i == 0 else "و"
+                        chunk = {"id": "x", "object": "chat.completion.chunk", "created": 0, "model": "slow",
+                                 "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                        time.sleep(every)
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except (BrokenPipeError, ConnectionResetError):
+                    with outer.lock:
+                        outer.aborted += 1
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.base_url = f"http://127.0.0.1:{self.server.server_port}/v1"
+
+    def __enter__(self) -> "SlowStreamLLM":
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
 

@@ -21,7 +21,7 @@ def api(seed_index):
 
 def test_health_ready_docs_and_models(api) -> None:
     assert httpx.get(api.url + "/healthz").json() == {"status": "ok"}
-    assert httpx.get(api.url + "/readyz").json() == {"status": "ready"}
+    assert httpx.get(api.url + "/readyz").json() == {"status": "ready", "index": "index", "state": "ready"}
     assert httpx.get(api.url + "/docs").status_code == 200
     spec = httpx.get(api.url + "/openapi.json").json()
     assert {"/v1/ask", "/v1/search", "/v1/chat/completions", "/v1/models"} <= set(spec["paths"])
@@ -91,7 +91,7 @@ def test_langchain_chat_openai_with_history(api) -> None:
 def test_bad_requests_get_clear_json_errors(api, payload, status) -> None:
     r = httpx.post(api.url + "/v1/ask", content=payload.encode(), headers={"content-type": "application/json"}, timeout=60)
     assert r.status_code == status, r.text
-    assert r.json().get("error") or r.json().get("detail")
+    assert set(r.json()) == {"error"} and set(r.json()["error"]) == {"message", "type"}
 
 
 def test_chat_errors(api) -> None:

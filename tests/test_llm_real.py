@@ -44,7 +44,7 @@ def test_the_local_model_does_not_obey_an_instruction_inside_an_article(local, t
 
 
 def test_openai_compatible_backend_against_the_real_local_server(local) -> None:
-    base_url = LocalServer.get(local).base_url
-    settings = local.replace(backend="openai", openai_base_url=base_url, openai_model="anything")
+    server = LocalServer.get(local)  # its port wants the key made for this process (issue 15, item 5)
+    settings = local.replace(backend="openai", openai_base_url=server.base_url, openai_model="anything", openai_api_key=server.api_key)
     a = ask("ما الملفات التي يتناولها الحوار الاستراتيجي بين بغداد وواشنطن؟", settings=settings)
     assert a.backend == "openai" and not a.notice and a.citations and a.language == "ar"
