@@ -1,65 +1,89 @@
 """Retrieval benchmark: quality of dense / BM25 / RRF / hybrid on XQuAD, the fusion weight
-sweep, and search latency against the query-embedding baseline, on seeds/ and on a
-synthetic 100,000-chunk index (flat vs HNSW, with HNSW's recall@10 against flat).
+sweep, the English routes (names, dictionary) one by one against dense alone on XQuAD and the
+dev set in one run, with their query-time cost, and search latency against the query-embedding
+baseline, on seeds/ and on a synthetic 100,000-chunk index (flat vs HNSW, with HNSW's
+recall@10 against flat).
 
-    python bench/bench_retrieval.py [--xquad ../shared/benchmarks/xquad] [--skip-quality]
+    python bench/bench_retrieval.py [--xquad ../shared/benchmarks/xquad] [--skip-quality] [--routes-only]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from common import ROOT, percentiles, report
 
+from index.build import build_index
 from index.settings import Settings
 from index.store import IndexStore, Manifest, faiss_index
 from rag.evaluation import xquad
-from rag.retrieval import Retriever
+from rag.evaluation.report import load_questions
+from rag.evaluation.retrieval import evaluate_retrieval
+from rag.retrieval import BRIDGE, LEXICAL_WEIGHT, Retriever
+
+ROUTES = {
+    "dense": ("dense", ()),
+    "hybrid, no English route": ("hybrid", ()),
+    "hybrid + names": ("hybrid", ("names",)),
+    "hybrid + dictionary": ("hybrid", ("dictionary",)),
+    "hybrid + names + dictionary": ("hybrid", ("names", "dictionary")),
+}
+DEV_KEYS = ("recall@1", "recall@5", "mrr@10", "evidence_hit@1", "evidence_hit@5", "unanswerable_rejected")
 
 
-def rrf(retriever: Retriever, questions: list[str], gold: list[str], k: int = 60) -> dict[str, float]:
-    """Plain reciprocal-rank fusion of the dense and BM25 rankings (the baseline to beat)."""
-    dense = retriever.search_many(questions, top_k=50, mode="dense")
-    lex = retriever.search_many(questions, top_k=50, mode="bm25")
-    r1 = r5 = mrr = 0.0
-    for d, l, want in zip(dense, lex, gold):
-        score: dict[str, float] = {}
-        for ranking in (d, l):
-            for rank, p in enumerate(ranking, 1):
-                score[p.doc_id] = score.get(p.doc_id, 0.0) + 1.0 / (k + rank)
-        ids = sorted(score, key=lambda i: -score[i])[:10]
-        r1 += ids[:1] == [want]
-        r5 += want in ids[:5]
-        mrr += 1.0 / (ids.index(want) + 1) if want in ids else 0.0
-    n = len(gold)
-    return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n}
+def _route_cost(retriever: Retriever, questions: list[str]) -> float:
+    """Mean ms per English question of the lexical side (bridge tokens + BM25), the route's query-time cost."""
+    retriever.english_bridge()
+    t = time.perf_counter()
+    for q in questions:
+        retriever.bm25.scores(q, retriever._bridged(q))
+    return (time.perf_counter() - t) * 1000 / len(questions)
 
 
-def quality(folder: Path, settings: Settings) -> tuple[list[tuple[str, str]], dict]:
+def routes(folder: Path, settings: Settings, en_weights: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2),
+           ar_weights: tuple[float, ...] = (0.25, 0.3, 0.4)) -> tuple[list, dict]:
+    """Every English route alone and together, against dense alone, on XQuAD (both directions)
+    and the dev set (a fresh index of seeds/), in one run, with the lexical weights swept."""
     contexts, queries = xquad.load_xquad(folder)
     emb = xquad.cached_embedder(settings, show_progress=False)
-    retriever = xquad.xquad_retriever(contexts, emb)
-    emb.save()
+    xr = xquad.xquad_retriever(contexts, emb)
     gold = [contexts[ci][0] for *_, ci in queries]
     sets = {"ar→ar": [q[1] for q in queries], "en→ar": [q[2] for q in queries]}
+    emb.embed(sets["ar→ar"] + sets["en→ar"], "query")
+    emb.save()
+    with tempfile.TemporaryDirectory() as tmp:
+        dev_settings = replace(settings, index_dir=Path(tmp) / "index")
+        build_index(ROOT / "seeds", dev_settings, emb.inner)
+        dr = Retriever(IndexStore.load(dev_settings.index_dir), emb.inner)
+    dev = load_questions(ROOT / "rag" / "data" / "seed_dev.jsonl")
+    variants = [("dense", "dense", (), None, None), ("hybrid before (no English route)", "hybrid", (), 0.25, 0.05),
+                ("hybrid shipped", "hybrid", BRIDGE, LEXICAL_WEIGHT["ar"], LEXICAL_WEIGHT["en"])]
+    for name, (mode, bridge) in list(ROUTES.items())[2:]:
+        variants += [(f"{name} w_en={w}", mode, bridge, 0.25, w) for w in en_weights]
+    variants += [(f"hybrid + dictionary w_ar={w} w_en={LEXICAL_WEIGHT['en']}", "hybrid", ("dictionary",), w, LEXICAL_WEIGHT["en"]) for w in ar_weights]
     rows, data = [], {}
-    shipped = dict(retriever.lexical_weight)
-    for direction, qs in sets.items():
-        lang = direction[:2]
-        variants = {"dense": ("dense", None), "bm25": ("bm25", None), "hybrid (shipped)": ("hybrid", None)}
-        for w in (0.05, 0.08, 0.12, 0.16, 0.25):
-            variants[f"hybrid w={w}"] = ("hybrid", w)
-        for name, (mode, w) in variants.items():
-            retriever.lexical_weight = {lang: w} if w is not None else shipped
-            m = xquad.direction_metrics(retriever, qs, gold, mode)
-            data[f"{direction} {name}"] = m
-            rows.append((f"{direction} {name}", f"R@1 {m['recall@1']:.3f}  R@5 {m['recall@5']:.3f}  MRR@10 {m['mrr@10']:.3f}"))
-        retriever.lexical_weight = shipped
-        m = rrf(retriever, qs, gold)
-        data[f"{direction} rrf"] = m
-        rows.append((f"{direction} plain RRF", f"R@1 {m['recall@1']:.3f}  R@5 {m['recall@5']:.3f}  MRR@10 {m['mrr@10']:.3f}"))
+    for label, mode, bridge, w_ar, w_en in variants:
+        for r in (xr, dr):
+            r.bridge = bridge
+            r.lexical_weight = {"ar": w_ar or 0.0, "en": w_en or 0.0}
+        entry = {d: xquad.direction_metrics(xr, qs, gold, mode) for d, qs in sets.items()}
+        res = evaluate_retrieval(dr, dev, [mode], settings.min_score)[mode]
+        entry["dev"] = {lang: {k: res[lang].get(k) for k in DEV_KEYS} for lang in ("ar", "en", "all")}
+        entry["dev_misses@1"] = [q["id"] for q in res["questions"] if q["answerable"] and q.get("evidence_hit@1") == 0.0]
+        entry["ms_per_en_question"] = _route_cost(xr, sets["en→ar"]) if bridge else 0.0
+        data[label] = entry
+        x, d = entry, entry["dev"]
+        rows.append((label, f"XQuAD R@1 ar {x['ar→ar']['recall@1']:.3f} en {x['en→ar']['recall@1']:.3f} "
+                            f"(MRR {x['ar→ar']['mrr@10']:.3f}/{x['en→ar']['mrr@10']:.3f}); dev ev@1 ar {d['ar']['evidence_hit@1']:.3f} "
+                            f"en {d['en']['evidence_hit@1']:.3f}, ev@5 {d['all']['evidence_hit@5']:.3f}, R@1 {d['all']['recall@1']:.3f}, "
+                            f"rejected {d['all']['unanswerable_rejected']:.2f}; +{entry['ms_per_en_question']:.2f} ms/question"))
+    for r in (xr, dr):
+        r.bridge, r.lexical_weight = BRIDGE, dict(LEXICAL_WEIGHT)
     return rows, data
 
 
@@ -110,16 +134,20 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--xquad", default=str(ROOT.parent / "shared" / "benchmarks" / "xquad"))
     ap.add_argument("--skip-quality", action="store_true")
+    ap.add_argument("--routes-only", action="store_true", help="only the English routes comparison (bench/results/retrieval_routes.json)")
     args = ap.parse_args()
     settings = Settings.load()
     rows, data = ([], {})
     if not args.skip_quality and Path(args.xquad).exists():
+        route_rows, route_data = routes(Path(args.xquad), settings)
+        report("retrieval_routes", route_rows, route_data)
+        if args.routes_only:
+            return
         rows, data = quality(Path(args.xquad), settings)
     from rag.service import get_retriever
 
     retriever = get_retriever(settings)
     qs = [l for l in (ROOT / "rag" / "data" / "seed_dev.jsonl").read_text(encoding="utf-8").splitlines()]
-    import json
     qs = [json.loads(l)["question"] for l in qs if l.strip()]
     retriever.search(qs[0], 5)  # warm-up
     lat = latency(retriever, qs)

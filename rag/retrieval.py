@@ -2,8 +2,10 @@
 
 Dense retrieval carries both directions (English and Arabic questions over Arabic
 articles); BM25 only helps when the question shares words with the article, i.e. when
-it is Arabic. So the fused score is ``dense + w(lang) * bm25 / max(bm25)``, with the
-weight ``w`` chosen per language from the evaluation (``rag eval retrieval --compare``).
+it is Arabic — or when an English question's content words are given their Arabic
+equivalents (the FreeDict English→Arabic list, ``rag.lexical.EnglishBridge``). So the fused
+score is ``dense + w(lang) * bm25 / max(bm25)``, with the weight ``w`` chosen per language
+from the evaluation (``bench/bench_retrieval.py``, ``rag eval retrieval --compare``).
 
 Example::
 
@@ -13,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 
 import numpy as np
@@ -20,26 +23,62 @@ import numpy as np
 from index.embedder import Embedder
 from index.store import IndexStore
 from rag.language import detect_language
-from rag.lexical import BM25Index
+from rag.lexical import BM25Index, EnglishBridge
 from rag.types import Passage
 
 log = logging.getLogger(__name__)
 
-MODES = ("hybrid", "dense", "bm25")
+MODES = ("hybrid", "dense", "bm25", "hybrid-plain")  # hybrid-plain: hybrid without the English bridge (for comparison)
 # Lexical weight by question language; measured on XQuAD and the seed dev set (README, "Retrieval").
-LEXICAL_WEIGHT = {"ar": 0.25, "en": 0.05}
+# English: 0.1 with the FreeDict bridge, 0.05 without it (bench/results/retrieval_routes.json).
+LEXICAL_WEIGHT = {"ar": 0.3, "en": 0.1}
+EN_WEIGHT_WITHOUT_DICTIONARY = 0.05
 CANDIDATES = 50
 SPREAD_FOR_FULL_WEIGHT = 0.2  # BM25's best passage must lead the next by 20% for the full lexical weight
+# English questions reach the Arabic BM25 index through these routes (rag.lexical.EnglishBridge):
+# "dictionary" (FreeDict English→Arabic words; shipped: XQuAD en→ar R@1 0.915 → 0.929) and "names"
+# (transliteration by consonant skeleton; measured, adds nothing over the dictionary and costs the
+# dev set an English hit at higher weights, so it is off by default).
+BRIDGE = ("dictionary",)
+ROUTES = ("names", "dictionary")
 
 
 class Retriever:
     """Searches one loaded index. Thread-safe for concurrent reads."""
 
-    def __init__(self, store: IndexStore, embedder: Embedder, lexical_weight: dict[str, float] | None = None) -> None:
+    def __init__(self, store: IndexStore, embedder: Embedder, lexical_weight: dict[str, float] | None = None,
+                 bridge: Sequence[str] = BRIDGE) -> None:
         self.store = store
         self.embedder = embedder
         self.lexical_weight = dict(LEXICAL_WEIGHT if lexical_weight is None else lexical_weight)
-        self.bm25 = BM25Index([f"{c.title}\n{c.text}" for c in store.chunks])
+        self._texts = [f"{c.title}\n{c.text}" for c in store.chunks]
+        self.bm25 = BM25Index(self._texts)
+        self._bridge: EnglishBridge | None = None
+        self._bridge_lock = threading.Lock()
+        self.bridge = tuple(bridge)
+        if self.bridge and store.chunks:  # built in the background: the first English question does not wait
+            threading.Thread(target=self.english_bridge, name="english-bridge", daemon=True).start()
+
+    @property
+    def bridge(self) -> tuple[str, ...]:
+        return self._bridge_routes
+
+    @bridge.setter
+    def bridge(self, routes: Sequence[str]) -> None:
+        unknown = set(routes) - set(ROUTES)
+        if unknown:
+            raise ValueError(f"unknown bridge route(s) {sorted(unknown)}; known: {ROUTES}")
+        with self._bridge_lock:
+            self._bridge_routes = tuple(routes)
+            if self._bridge is not None and (self._bridge.use_names, self._bridge.use_dictionary) != ("names" in routes, "dictionary" in routes):
+                self._bridge = None
+
+    def english_bridge(self) -> EnglishBridge | None:
+        """The English→Arabic lexical bridge over this index (None when no route is enabled)."""
+        with self._bridge_lock:
+            if self._bridge is None and self._bridge_routes:
+                self._bridge = EnglishBridge(self._texts, "dictionary" in self._bridge_routes, "names" in self._bridge_routes)
+            return self._bridge
 
     def search(self, query: str, top_k: int = 5, mode: str = "hybrid", min_score: float = 0.0) -> list[Passage]:
         """The ``top_k`` best passages for ``query``, overlapping chunks of a document merged."""
@@ -61,10 +100,14 @@ class Retriever:
         return results
 
     def _rank(self, query: str, qvec: np.ndarray | None, dense_hits: list[tuple[int, float]], top_k: int, mode: str, min_score: float) -> list[Passage]:
-        lexical = self.bm25.scores(query) if mode != "dense" else np.zeros(len(self.store.chunks), dtype=np.float32)
+        extra = self._bridged(query) if mode in ("hybrid", "bm25") else []
+        mode = "hybrid" if mode == "hybrid-plain" else mode
+        lexical = self.bm25.scores(query, extra) if mode != "dense" else np.zeros(len(self.store.chunks), dtype=np.float32)
         top_lex = float(lexical.max()) if len(lexical) else 0.0
         weight = 1.0 if mode == "bm25" else (self.lexical_weight.get(detect_language(query), 0.0) if mode == "hybrid" else 0.0)
         if mode == "hybrid":
+            if weight > EN_WEIGHT_WITHOUT_DICTIONARY and detect_language(query) == "en" and not self._has_dictionary(query):
+                weight = EN_WEIGHT_WITHOUT_DICTIONARY
             weight *= self._lexical_confidence(lexical)
         candidates = {i for i, _ in dense_hits}
         if weight > 0 and top_lex > 0:
@@ -91,6 +134,17 @@ class Retriever:
         for rank, p in enumerate(passages, 1):
             p.rank = rank
         return passages
+
+    def _has_dictionary(self, query: str) -> bool:
+        bridge = self.english_bridge() if self._bridge_routes else None
+        return bridge is not None and bool(bridge.dictionary)
+
+    def _bridged(self, query: str) -> list[str]:
+        """Arabic BM25 tokens for an English question (names, numbers, dictionary words)."""
+        if not self._bridge_routes or detect_language(query) != "en":
+            return []
+        bridge = self.english_bridge()
+        return bridge.tokens(query) if bridge is not None else []
 
     @staticmethod
     def _lexical_confidence(lexical: np.ndarray) -> float:
