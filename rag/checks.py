@@ -42,9 +42,13 @@ log = logging.getLogger(__name__)
 REFUSAL_MARKERS = ("لم أجد", "لا تحتوي", "لا تتضمن", "لا يوجد في", "لم يرد", "could not find", "cannot find", "can't find",
                    "do not contain", "does not contain", "not mentioned", "no information", "not found in")
 INJECTION = re.compile(
-    r"(ignore|disregard|forget)\s+(all\s+|any\s+|the\s+)?(previous|prior|above|your)\s+(instructions|rules|prompt)"
-    r"|system\s+prompt|your\s+(instructions|prompt|rules)\b|you\s+are\s+now|act\s+as\s+|pretend\s+to\s+be|jailbreak|developer\s+mode"
-    r"|تجاهل\s+(كل\s+|جميع\s+)?(التعليمات|الأوامر|القواعد)|موجه\s+النظام|تعليمات\s+النظام|التعليمات\s+السابقة|أنت\s+الآن|تظاهر\s+بأنك",
+    r"(ignore|disregard|forget|override|bypass)\s+(all\s+|any\s+|every\s+)?(of\s+)?(the\s+|your\s+|my\s+|these\s+)?(previous|prior|above|earlier|preceding|former|original|your)?\s*"
+    r"(instructions?|rules|prompts?|guidelines|directions|orders|everything\s+(above|before))"
+    r"|system\s+prompt|your\s+(instructions|prompt|rules)\b|you\s+are\s+now|act\s+as\s+|pretend\s+(to\s+be|you\s+are)|jailbreak|developer\s+mode"
+    r"|from\s+now\s+on,?\s+you|new\s+instructions\s*:"
+    # Arabic, standard and Iraqi/Levantine: تجاهل/انسى/اهمل/لا تلتزم (كل) التعليمات/الأوامر/القواعد/اللي قبل
+    r"|(تجاهل|تجاهلي|انس|انسى|انسي|إنسى|اهمل|أهمل|اترك|لا\s+تلتزم\s+ب|لا\s+تتبع)\s*(كل\s+|جميع\s+|كلش\s+)?(ال)?(تعليمات|أوامر|اوامر|قواعد|توجيهات|شي\s+اللي\s+قبل|اللي\s+(قبل|گلتلك|قلتلك|قلته))"
+    r"|موجه\s+النظام|تعليمات\s+النظام|التعليمات\s+السابقة|أنت\s+الآن|انت\s+هسه|تظاهر\s+(بأنك|انك|إنك)|من\s+هسه\s+انت",
     re.IGNORECASE,
 )
 

@@ -11,9 +11,22 @@ Example::
 """
 from __future__ import annotations
 
+import re
+
 from index.chunking import count_tokens, sentence_spans
 from rag.answer_text import annotate_months
 from rag.types import Passage
+
+# Control markers of common chat templates (ChatML/Qwen, Llama 2/3, Gemma, Mistral, Phi): written in an
+# article or a question they would become special tokens in the model's prompt and open a "system" turn.
+_TEMPLATE_MARKERS = re.compile(
+    r"<\|[a-z_]{2,30}\|>|\[/?INST\]|<</?SYS>>|</?s>|<(?:start|end)_of_turn>|<\|(?:begin|end)_of_text\|>", re.IGNORECASE)
+
+
+def neutralize(text: str) -> str:
+    """``text`` with chat-template control markers made inert (``<|im_start|>`` → ``‹im_start›``), so
+    text from an article or a user can never open a turn of its own in any model's prompt."""
+    return _TEMPLATE_MARKERS.sub(lambda m: "‹" + m.group(0).strip("<>[]|/").strip("|") + "›", text)
 
 LANGUAGE_NAME = {"ar": "Arabic (العربية)", "en": "English"}
 NOT_FOUND = {
@@ -57,15 +70,15 @@ def build_messages(question: str, passages: list[Passage], language: str, budget
     fmt = {"language": LANGUAGE_NAME[language], "not_found": NOT_FOUND[language]}
     system = SYSTEM.format(**fmt)
     head = "Passages:\n\n"
-    tail = f"\nQuestion: {question}\n\n" + REMINDER.format(**fmt)
+    tail = f"\nQuestion: {neutralize(question)}\n\n" + REMINDER.format(**fmt)
     remaining = budget - count_tokens(system) - count_tokens(head + tail) - 8
     blocks, shown = [], []
     for p in passages:
-        label = f"[{len(shown) + 1}] {p.title}{_source_label(p.source)}\n"
+        label = f"[{len(shown) + 1}] {neutralize(p.title)}{_source_label(p.source)}\n"
         room = remaining - count_tokens(label) - 2
         if room < 30:
             break
-        text = annotate_months(p.text)
+        text = neutralize(annotate_months(p.text))
         if count_tokens(text) > room:
             text = _fit(text, room)
             if not text:
@@ -86,8 +99,9 @@ If the sentences do not answer the question, reply exactly: {not_found}"""
 def answer_line_messages(question: str, sentences: list[tuple[int, str]], language: str) -> list[tuple[str, str]]:
     """The evidence answer's prompt: only the numbered evidence sentences and the question (~150 tokens)."""
     fmt = {"language": LANGUAGE_NAME[language], "not_found": NOT_FOUND[language]}
-    body = "\n".join(f"[{n}] {annotate_months(text)}" for n, text in sentences)
-    return [("system", LINE_SYSTEM.format(**fmt)), ("human", f"Sentences:\n{body}\n\nQuestion: {question}\nAnswer in {LANGUAGE_NAME[language]}:")]
+    body = "\n".join(f"[{n}] {neutralize(annotate_months(text))}" for n, text in sentences)
+    return [("system", LINE_SYSTEM.format(**fmt)),
+            ("human", f"Sentences:\n{body}\n\nQuestion: {neutralize(question)}\nAnswer in {LANGUAGE_NAME[language]}:")]
 
 
 REWRITE = """Rewrite the last question so that it can be understood without the conversation. Keep its language ({language}). Reply with the rewritten question only.
@@ -100,6 +114,6 @@ Rewritten question:"""
 
 
 def rewrite_messages(question: str, history: list[tuple[str, str]], language: str) -> list[tuple[str, str]]:
-    lines = "\n".join(f"{'User' if role == 'user' else 'Assistant'}: {text[:400]}" for role, text in history[-6:])
-    return [("human", REWRITE.format(language=LANGUAGE_NAME[language], history=lines, question=question))]
+    lines = "\n".join(f"{'User' if role == 'user' else 'Assistant'}: {neutralize(text[:400])}" for role, text in history[-6:])
+    return [("human", REWRITE.format(language=LANGUAGE_NAME[language], history=lines, question=neutralize(question)))]
 

@@ -27,6 +27,7 @@ from rag import backends
 from rag.answer_text import LEVANTINE_MONTHS, STANDARD_MONTHS, ascii_digits
 from rag.glossary import hints
 from rag.language import arabic_ratio
+from rag.prompt import neutralize
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ MT_LABEL = {"en": "machine translation from Arabic"}
 
 def prepare(sentence: str) -> str:
     """The sentence as the model sees it: ASCII digits, then a line naming its months and hard names in English."""
-    sentence = ascii_digits(" ".join(sentence.split()))
+    sentence = neutralize(ascii_digits(" ".join(sentence.split())))
     months = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
     names = [f"{ar} = {en}" for ar, en in months.items() if re.search(rf"(?<![\w]){ar}(?![\w])", sentence)]
     names += hints(sentence)
