@@ -21,12 +21,12 @@ from index.chunking import sentence_spans
 from index.embedder import Embedder
 from rag.language import detect_language
 from rag.lexical import idf_shares, tokenize
+from rag.thresholds import EXTRACTIVE_MARGIN, LEXICAL_PICK, SELECT_LEXICAL_BONUS, SELECT_PASSAGE_BONUS
 from rag.types import Passage
 
 _cache: OrderedDict[str, np.ndarray] = OrderedDict()
 _cache_lock = threading.Lock()
 CACHE_SIZE = 20_000
-LEXICAL_PICK = 0.5  # share of the question's IDF-weighted words a sentence must hold to be picked for them
 
 
 @dataclass
@@ -69,15 +69,19 @@ def _units(text: str) -> list[tuple[int, int]]:
 
 
 def split_passages(passages: list[Passage], min_words: int = 4) -> list[Sentence]:
+    """The passages' sentences of ``min_words``+ words; a bracketed photo credit ("[مكتب رئيس الوزراء]") is none."""
     out = []
     for pi, p in enumerate(passages):
         for a, b in _units(p.text):
+            unit = p.text[a:b].strip()
+            if unit.startswith("[") and unit.endswith("]"):
+                continue
             if len(p.text[a:b].split()) >= min_words:
                 out.append(Sentence(pi, a, b, p.text[a:b]))
     return out
 
 
-def select_sentences(question: str, passages: list[Passage], embedder: Embedder, max_sentences: int = 3, margin: float = 0.12) -> list[Sentence]:
+def select_sentences(question: str, passages: list[Passage], embedder: Embedder, max_sentences: int = 3, margin: float = EXTRACTIVE_MARGIN) -> list[Sentence]:
     """The best ``max_sentences`` sentences (within ``margin`` of the best), in passage order."""
     sents = split_passages(passages)
     if not sents:
@@ -88,7 +92,7 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
     overlaps = idf_shares(qtokens, [set(tokenize(s.text)) for s in sents])
     for s, sim, overlap in zip(sents, sims, overlaps):
-        s.score = float(sim) + 0.3 * overlap + 0.03 * passages[s.passage].score
+        s.score = float(sim) + SELECT_LEXICAL_BONUS * overlap + SELECT_PASSAGE_BONUS * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)
     chosen = [s for s in best[:max_sentences] if s.score >= best[0].score - margin]
     # Meaning alone favours sentences on the question's topic ("the dialogue between Baghdad and
