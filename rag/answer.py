@@ -1,8 +1,9 @@
 """``ask()`` and ``ask_stream()``: the one answering function behind the CLI, the UI and the API.
 
 Flow: validate → refuse prompt-extraction attempts → rewrite a follow-up into a
-standalone question → retrieve (LangChain retriever) → nothing relevant: say so
-without calling a model → the evidence answer (``prompt_mode = "evidence"``, the default):
+standalone question → retrieve (LangChain retriever) → nothing relevant (``rag.answerability``:
+the best cosine and the share of the question's words in the best passages): say so without
+calling a model → the evidence answer (``prompt_mode = "evidence"``, the default):
 
 1. the sentence selector picks the one or two evidence sentences;
 2. a date or number the question asks for is pulled out of them by code (``rag.slots``);
@@ -33,7 +34,7 @@ from typing import Any
 
 from index.errors import InputError, RagError
 from index.settings import Settings
-from rag import backends, slots
+from rag import answerability, backends, slots
 from rag.checks import check_answer, check_translation, is_injection, is_refusal
 from rag.extractive import Sentence, select_sentences
 from rag.language import detect_language
@@ -297,8 +298,10 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
     retriever = PassageRetriever(settings=settings, top_k=settings.top_k)
     passages = [to_passage(d) for d in retriever.invoke(standalone)]
     answer.timings["retrieve_s"] = round(time.perf_counter() - t, 3)
-    if not passages:
-        answer.refused = True
+    decision = answerability.decide(standalone, passages, get_retriever(settings), settings.min_score)
+    if not decision.answer:
+        log.info("refused %r: %s", standalone[:80], decision.reason)
+        answer.refused, answer.passages = True, passages
         yield NOT_FOUND[language]
         yield finish(NOT_FOUND[language])
         return

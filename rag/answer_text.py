@@ -49,9 +49,11 @@ def numbers_in(text: str) -> set[str]:
 
 def months_in(text: str) -> set[str]:
     """English names of the months mentioned in ``text`` (Arabic Levantine, standard or English)."""
-    found = {en for ar, (_, en) in LEVANTINE_MONTHS.items() if ar in text}
-    found |= {en for ar, en in STANDARD_MONTHS.items() if ar in text}
-    found |= {m for m in ENGLISH_MONTHS if re.search(rf"\b{m}\b", text, re.IGNORECASE)}
+    # Whole words only (آب is also the start of الآباء), a clitic و/ب/ل/ف allowed; English month names
+    # capitalised only ("the president may have…" names no month).
+    arabic = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
+    found = {en for ar, en in arabic.items() if re.search(rf"(?<![\w])[وبلف]?{ar}(?![\w])", text)}
+    found |= {m for m in ENGLISH_MONTHS if re.search(rf"\b{m}\b", text)}
     return found
 
 

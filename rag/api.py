@@ -470,7 +470,10 @@ def create_app(settings: Settings) -> FastAPI:
                         tail = answer_tail(piece)
                         if tail:
                             yield chunk({"content": tail})
-                        yield chunk({}, "stop", citations=[c.to_dict() for c in piece.citations], rag=piece.to_dict())
+                        # The last chunk: when the checked answer differs from what was streamed (a line the
+                        # checks withdrew), "replace" carries the text a client shows instead (README, API).
+                        extra = {"replace": piece.text} if piece.replaced else {}
+                        yield chunk({}, "stop", citations=[c.to_dict() for c in piece.citations], rag=piece.to_dict(), **extra)
                         break
                     yield chunk({"content": piece})
                     # abandon_on_cancel: a client that goes away frees its slot now, not at the next token

@@ -61,3 +61,23 @@ def test_a_model_that_declines_leaves_the_quotes_and_refuses_nothing(seed_index)
 
     shown, a = run("من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟", NOT_FOUND["ar"], seed_index)
     assert not a.refused and "فؤاد حسين" in a.text and "لم أجد" not in shown and shown == a.text
+
+
+def test_an_openai_stream_ends_with_the_replacement_when_the_checks_withdrew_text(seed_index) -> None:
+    import json
+
+    import httpx
+
+    from tests.servers import ApiServer
+
+    question = "من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟"
+    with ScriptedLLM("أنتوني بلينكن هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن. [1]") as llm, \
+            ApiServer(seed_index.replace(backend="openai", openai_base_url=llm.base_url)) as api:
+        body = {"model": "arabic-news-rag", "stream": True, "messages": [{"role": "user", "content": question}]}
+        with httpx.stream("POST", api.url + "/v1/chat/completions", json=body, timeout=300) as r:
+            events = [json.loads(line[6:]) for line in r.iter_lines() if line.startswith("data: {")]
+    last = events[-1]
+    assert last["choices"][0]["finish_reason"] == "stop" and last["rag"]["replaced"] is True
+    assert last["replace"] == last["rag"]["answer"] and "فؤاد حسين" in last["replace"]
+    streamed = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
+    assert "الذي التقى أنتوني بلينكن في واشنطن." in streamed  # what the client saw before the replacement

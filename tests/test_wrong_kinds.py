@@ -95,3 +95,12 @@ def test_an_english_name_absent_from_the_cited_sentence_is_flagged() -> None:
     assert "name_unmatched" in codes(wrong.findings)
     right = check_answer("Prime Minister Mustafa al-Kadhimi said Iraq does not need US combat forces [1].", passages, "en")
     assert "name_unmatched" not in codes(right.findings), right.reasons
+
+
+def test_month_words_are_whole_words_and_capitalised_in_english() -> None:
+    """False alarms seen on the dev set: "the president may have responded" read as the month May."""
+    from rag.answer_text import months_in
+
+    assert months_in("the president may have responded") == set() and months_in("ويعود الآباء") == set()
+    assert months_in("in May 2024") == {"May"} and months_in("في آب 2024") == {"August"} and months_in("وفي تموز") == {"July"}
+    assert check_translation("وقد يكون الرئيس استجاب لذلك.", "The president may have responded to this.") == []
