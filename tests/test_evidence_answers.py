@@ -81,3 +81,10 @@ def test_an_openai_stream_ends_with_the_replacement_when_the_checks_withdrew_tex
     assert last["replace"] == last["rag"]["answer"] and "فؤاد حسين" in last["replace"]
     streamed = "".join(e["choices"][0]["delta"].get("content") or "" for e in events)
     assert "الذي التقى أنتوني بلينكن في واشنطن." in streamed  # what the client saw before the replacement
+
+
+def test_a_translation_losing_a_negation_is_flagged(seed_index) -> None:
+    """"no longer needs combat forces" (لم تعد بحاجة) rendered as needing them."""
+    _, a = run("What did Prime Minister Mustafa al-Kadhimi announce about US combat forces?",
+               "His country needs American combat forces to fight ISIS.", seed_index)
+    assert not a.grounded and "translation_negation_lost" in codes(a), (a.text, a.reasons)
