@@ -11,7 +11,7 @@ set's unanswerable ones reach 0.39. So the decision uses two signals:
   Iraq, but not "exchange", "rate" or "dinar".
 
 Refuse when ``dense`` is under the ``min_score`` setting (0.30); answer when ``dense >= ANSWER_ABOVE``; in between, answer
-only when ``coverage >= MIN_COVERAGE``. The constants are calibrated on the XQuAD sample and the
+only when ``coverage >= MIN_COVERAGE``. The constants (``rag.thresholds``) are calibrated on the XQuAD sample and the
 dev set (``bench/results/answerability.json``).
 
 Example::
@@ -31,13 +31,8 @@ from dataclasses import dataclass
 from rag.language import detect_language
 from rag.lexical import tokenize
 from rag.retrieval import Retriever
+from rag.thresholds import ANSWER_ABOVE, COVERAGE_PASSAGES, MIN_COVERAGE
 from rag.types import Passage
-
-ANSWER_ABOVE = 0.45  # over it a passage is clearly about the question
-# In between, the best passages must hold this IDF-weighted share of the question's words; lower for English,
-# whose words reach the Arabic text only through the dictionary bridge.
-MIN_COVERAGE = {"ar": 0.30, "en": 0.10}
-COVERAGE_PASSAGES = 3
 
 _df: "weakref.WeakKeyDictionary[Retriever, tuple[int, Counter]]" = weakref.WeakKeyDictionary()
 _lock = threading.Lock()

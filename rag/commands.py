@@ -113,6 +113,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(f"\nnote: {answer.notice}")
     if answer.backend == "extractive" or answer.notice:
         print(f"\nanswer: {answer.text}")
+    elif answer.replaced:  # a check withdrew part of what was streamed: the answer as it stands
+        print(f"\ncorrected answer: {answer.text}")
     if not answer.grounded:
         print("\ncheck: " + "; ".join(answer.reasons))
     for c in answer.citations:

@@ -22,3 +22,11 @@ RECITE_MEANING = 0.5  # an English sentence this close (cosine) to another passa
 RECITE_MEANING_GAP = 0.15  # …and this much closer than to the cited one is re-cited
 MIN_SUPPORT = 0.42  # an English answer sentence this far (cosine) from every passage sentence is flagged
 MIN_TRANSLATION_SIMILARITY = 0.55  # a machine translation this far (cosine) from its Arabic sentence is flagged
+
+# Refusal (rag.answerability); the floor under which nothing counts is the ``min_score`` setting (0.30).
+# Calibrated on 300 held-out XQuAD questions per language and their context-removed negatives
+# (bench/bench_answerability.py, bench/results/answerability.json).
+ANSWER_ABOVE = 0.45  # a best passage this close (cosine) is clearly about the question
+MIN_COVERAGE = {"ar": 0.30, "en": 0.10}  # under ANSWER_ABOVE, the best passages must hold this share of the question's
+# words (IDF-weighted); lower for English, whose words reach the Arabic text only through the dictionary bridge
+COVERAGE_PASSAGES = 3  # how many of the best passages count for that share
