@@ -16,12 +16,13 @@ from tests.conftest import ROOT
 
 def test_build_then_load_and_search(corpus, tmp_settings, hash_embedder) -> None:
     report = build_index(corpus, tmp_settings, hash_embedder)
-    assert (report.documents, report.written) == (5, True) and report.chunks == hash_embedder.embedded
+    # five pages, six articles: page 002 embeds a second article under "إقرأ أيضاً" (its own document, "#2")
+    assert (report.documents, report.written) == (6, True) and report.chunks == hash_embedder.embedded
     store = IndexStore.load(tmp_settings.index_dir)
     assert len(store.chunks) == report.chunks == store.index.ntotal
     manifest = json.loads((tmp_settings.index_dir / "manifest.json").read_text())
     assert manifest["embedding_model"] == "hash-embedder" and manifest["dim"] == 64
-    assert set(manifest["documents"]) == {p.name for p in corpus.iterdir()}
+    assert {d.split("#")[0] for d in manifest["documents"]} == {p.name for p in corpus.iterdir()}
     assert all(len(d["sha256"]) == 64 for d in manifest["documents"].values())
     hits = store.search(hash_embedder.embed([store.chunks[7].text], "query"), 3)
     assert hits[0][0][0] == 7 and hits[0][0][1] == pytest.approx(1.0, abs=1e-5)
@@ -52,7 +53,7 @@ def test_removed_file_disappears_and_no_file_twice(corpus, tmp_settings, hash_em
     report = build_index(corpus, tmp_settings, hash_embedder)
     assert report.removed_documents == ["000_7e8f134315a61b1b.txt"]
     store = IndexStore.load(tmp_settings.index_dir)
-    assert {c.doc_id for c in store.chunks} == {p.name for p in corpus.iterdir()}
+    assert {c.doc_id.split("#")[0] for c in store.chunks} == {p.name for p in corpus.iterdir()}
     build_index(corpus, tmp_settings, hash_embedder, rebuild=True)
     store = IndexStore.load(tmp_settings.index_dir)
     keys = [(c.doc_id, c.ordinal) for c in store.chunks]
