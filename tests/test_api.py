@@ -118,15 +118,15 @@ def test_too_many_concurrent_requests_get_429_not_a_collapse(seed_index) -> None
     settings = seed_index.replace(max_concurrent=1, backend="openai", openai_base_url=f"http://127.0.0.1:{slow.server_port}/v1")
     with ApiServer(settings) as server:
         results = {}
-        first = threading.Thread(target=lambda: results.update(a=httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60)))
+        first = threading.Thread(target=lambda: results.update(a=httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=60)))
         first.start()
         time.sleep(1.0)  # the first request now holds the only slot
-        r = httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60)
+        r = httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=60)
         assert r.status_code == 429 and r.headers["retry-after"] == "2" and "too many" in r.json()["error"]["message"]
         first.join()
         a = results["a"].json()
         assert results["a"].status_code == 200 and a["backend"] == "extractive" and a["notice"]  # LLM failure fell back
-        assert httpx.post(server.url + "/v1/ask", json={"question": "Who met Blinken?"}, timeout=60).status_code == 200
+        assert httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=60).status_code == 200
     slow.shutdown()
 
 
@@ -138,28 +138,6 @@ def test_token_is_enforced_and_required_off_loopback(seed_index) -> None:
         assert httpx.get(server.url + "/healthz").status_code == 200
     with pytest.raises(ConfigError, match="RAG_API_TOKEN"):
         serve(seed_index, host="0.0.0.0", port=1)
-
-
-def test_schemathesis_finds_no_server_error(api) -> None:
-    import schemathesis
-    from hypothesis import HealthCheck, settings
-
-    schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
-    failures = []
-    for op in schema.get_all_operations():
-        operation = op.ok()
-
-        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        def check(case):
-            response = case.call(timeout=60)
-            if response.status_code >= 500:
-                failures.append((case.method, case.path, response.status_code, response.text[:200]))
-
-        operation.as_strategy()  # fails early if the operation cannot be generated
-        from hypothesis import given
-
-        given(operation.as_strategy())(check)()
-    assert failures == []
 
 
 def test_the_rag_serve_command_serves_the_api_in_its_own_process(seed_index) -> None:

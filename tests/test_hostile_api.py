@@ -284,13 +284,16 @@ def test_item10_schemathesis_finds_no_5xx_and_only_documented_error_shapes(api) 
     from schemathesis.checks import not_a_server_error
     from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
+    from schemathesis.generation import GenerationMode
+
     schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
     failures = []
     for op in schema.get_all_operations():
         operation = op.ok()
+        strategy = operation.as_strategy(GenerationMode.POSITIVE) | operation.as_strategy(GenerationMode.NEGATIVE)
 
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-        @given(operation.as_strategy())
+        @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @given(strategy)
         def check(case):
             response = case.call(timeout=60)
             for name, check_fn in (("server error", not_a_server_error), ("schema", response_schema_conformance),
