@@ -52,7 +52,7 @@ def clean(text: str) -> str:
     """The translation without the wrappers small models add (quotes, "Translation:", a second paragraph)."""
     text = text.strip()
     text = re.sub(r"^(english\s+)?translation\s*:\s*", "", text, flags=re.I)
-    text = text.split("\n\n")[0].strip()
+    text = text.split("\n")[0].strip()
     if len(text) > 1 and text[0] in "\"“'«" and text[-1] in "\"”'»":
         text = text[1:-1].strip()
     return text
@@ -123,13 +123,17 @@ def translate_stream(sentence: str, settings: Settings) -> Iterator[str]:
     text = ""
     for piece in chat.stream([("system", SYSTEM), ("human", prepared)]):
         chunk = str(piece.content)
-        if not chunk:
-            continue
         if not text:
             chunk = chunk.lstrip()
-        text += chunk
-        if "\n\n" in text:  # the translation is one paragraph; anything after is chatter
+        if not chunk:
+            continue
+        if "\n" in chunk:  # one sentence in, one line out: what follows is chatter ("Names: …")
+            chunk = chunk.split("\n")[0]
+            text += chunk
+            if chunk:
+                yield chunk
             break
+        text += chunk
         yield chunk
     final = clean(text)
     if final and arabic_ratio(final) < 0.2:

@@ -1,0 +1,29 @@
+"""Refusing from two signals (rag.answerability) on the real seed index."""
+import pytest
+
+from rag import answerability
+from rag.answer import ask
+from rag.service import get_retriever
+
+pytestmark = pytest.mark.slow
+
+UNANSWERABLE = ["What is the current exchange rate of the Iraqi dinar?", "من هو مدرب المنتخب العراقي لكرة القدم؟",
+                "How many F-16 jets did Iraq receive in 2015?"]
+
+
+@pytest.mark.parametrize("question", UNANSWERABLE)
+def test_questions_the_articles_do_not_answer_are_refused_without_a_model(seed_index, question) -> None:
+    a = ask(question, settings=seed_index.replace(backend="local"))  # refused before any model is needed
+    assert a.refused and "first_token_s" not in a.timings
+
+
+def test_a_weak_cosine_with_the_question_words_present_is_answered(seed_index) -> None:
+    """d17 scores under ANSWER_ABOVE; its words (prime minister, Iraqi) carry it."""
+    retriever = get_retriever(seed_index)
+    question = "Which Iraqi prime ministers are mentioned across the articles?"
+    passages = retriever.search(question, 5, "hybrid", seed_index.min_score)
+    decision = answerability.decide(question, passages, retriever, seed_index.min_score)
+    assert decision.answer, decision
+    dinar = "What is the current exchange rate of the Iraqi dinar?"
+    refused = answerability.decide(dinar, retriever.search(dinar, 5, "hybrid", seed_index.min_score), retriever, seed_index.min_score)
+    assert not refused.answer and refused.coverage is not None and refused.coverage < answerability.MIN_COVERAGE["en"]
