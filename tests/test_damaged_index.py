@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from index.build import build_index
-from index.errors import IndexDamagedError, IndexMismatchError, IndexWriteError
+from index.errors import IndexDamagedError, IndexWriteError
 from index.store import IndexStore
 from tests.conftest import ROOT, SEEDS
 
