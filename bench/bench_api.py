@@ -75,14 +75,18 @@ def main() -> None:
         many = load(server.url, args.clients, args.seconds, "extractive")
         data.update(single=single, concurrent=many, p95_ratio=many["p95"] / single["p95"])
         rows += [
-            ("extractive, 1 client (baseline)", f"{single['rps']:.1f} req/s, p50 {single['p50'] * 1000:.0f} ms, p95 {single['p95'] * 1000:.0f} ms, {single['errors']} errors"),
-            (f"extractive, {args.clients} clients, {args.seconds:.0f} s", f"{many['rps']:.1f} req/s, p50 {many['p50'] * 1000:.0f} / p95 {many['p95'] * 1000:.0f} / p99 {many['p99'] * 1000:.0f} ms, {many['errors']} errors"),
+            ("extractive, 1 client (baseline)",
+             f"{single['rps']:.1f} req/s, p50 {single['p50'] * 1000:.0f} ms, p95 {single['p95'] * 1000:.0f} ms, {single['errors']} errors"),
+            (f"extractive, {args.clients} clients, {args.seconds:.0f} s",
+             f"{many['rps']:.1f} req/s, p50 {many['p50'] * 1000:.0f} / p95 {many['p95'] * 1000:.0f} / p99 {many['p99'] * 1000:.0f} ms, "
+             f"{many['errors']} errors"),
             ("p95 under load / single-client p95", f"{data['p95_ratio']:.2f}x (target < 3x)"),
         ]
         if args.llm_seconds > 0:
             llm = load(server.url, 2, args.llm_seconds, "local")
             data["local_llm_2_clients"] = llm
-            rows.append(("local LLM, 2 clients", f"{llm['requests']} answers, p50 {llm.get('p50', 0):.1f} s, p95 {llm.get('p95', 0):.1f} s, {llm['errors']} errors"))
+            rows.append(("local LLM, 2 clients",
+                         f"{llm['requests']} answers, p50 {llm.get('p50', 0):.1f} s, p95 {llm.get('p95', 0):.1f} s, {llm['errors']} errors"))
     report("api", rows, data)
 
 

@@ -24,10 +24,14 @@ def timings(emb: SentenceTransformerEmbedder, questions: list[str], rounds: int 
     emb._encode(questions[:16], "query")  # warm-up
     single, batch = [], []
     for i in range(rounds):
-        t = time.perf_counter(); emb._encode([f"{questions[i % len(questions)]} ({i})"], "query"); single.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        emb._encode([f"{questions[i % len(questions)]} ({i})"], "query")
+        single.append(time.perf_counter() - t)
     for i in range(rounds // 4):
         texts = [f"{q} ({i})" for q in questions[:16]]
-        t = time.perf_counter(); emb._encode(texts, "query"); batch.append((time.perf_counter() - t) / len(texts))
+        t = time.perf_counter()
+        emb._encode(texts, "query")
+        batch.append((time.perf_counter() - t) / len(texts))
     return {"single": percentiles(single), "batched_per_question": percentiles(batch)}
 
 
@@ -53,13 +57,15 @@ def main() -> None:
         ("float32: one question p50 (baseline)", f"{f32['single']['p50'] * 1000:.0f} ms"),
         ("bfloat16: one question p50", f"{b16['single']['p50'] * 1000:.0f} ms = {b16['single']['p50'] / f32['single']['p50']:.2f}x"),
         ("float32: batch of 16, per question", f"{f32['batched_per_question']['p50'] * 1000:.0f} ms"),
-        ("bfloat16: batch of 16, per question", f"{b16['batched_per_question']['p50'] * 1000:.0f} ms = {b16['batched_per_question']['p50'] / f32['batched_per_question']['p50']:.2f}x"),
+        ("bfloat16: batch of 16, per question",
+         f"{b16['batched_per_question']['p50'] * 1000:.0f} ms = {b16['batched_per_question']['p50'] / f32['batched_per_question']['p50']:.2f}x"),
         ("cosine(float32, bfloat16) min / mean", f"{data['cosine_min']:.4f} / {data['cosine_mean']:.4f}"),
     ]
     if "xquad" in f32:
         for d in ("ar→ar", "en→ar"):
             a, b = f32["xquad"][d], b16["xquad"][d]
-            rows.append((f"XQuAD dense {d} R@1 / MRR@10 ({args.limit} q)", f"float32 {a['recall@1']:.3f} / {a['mrr@10']:.3f}, bfloat16 {b['recall@1']:.3f} / {b['mrr@10']:.3f}"))
+            rows.append((f"XQuAD dense {d} R@1 / MRR@10 ({args.limit} q)",
+                         f"float32 {a['recall@1']:.3f} / {a['mrr@10']:.3f}, bfloat16 {b['recall@1']:.3f} / {b['mrr@10']:.3f}"))
     report("dtype", rows, data)
 
 

@@ -93,8 +93,12 @@ def latency(retriever: Retriever, queries: list[str], n: int = 200) -> dict[str,
     for i in range(n):
         q = queries[i % len(queries)]
         # distinct texts for the two timings: the embedder caches questions it has just seen
-        t = time.perf_counter(); retriever.embedder.embed([f"{q} (e{i})"], "query"); embed.append(time.perf_counter() - t)
-        t = time.perf_counter(); retriever.search(f"{q} (s{i})", 5); full.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        retriever.embedder.embed([f"{q} (e{i})"], "query")
+        embed.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        retriever.search(f"{q} (s{i})", 5)
+        full.append(time.perf_counter() - t)
     return {"embed": percentiles(embed), "search": percentiles(full)}
 
 
@@ -118,7 +122,9 @@ def synthetic(retriever: Retriever, n: int = 100_000, dim: int = 768) -> dict:
         store = IndexStore(Path("."), Manifest(1, "synthetic", "-", dim, kind, {}, {}), chunks, vecs, index)
         times, ids = [], []
         for q in queries:
-            t = time.perf_counter(); hits = store.search(q[None, :], 10)[0]; times.append(time.perf_counter() - t)
+            t = time.perf_counter()
+            hits = store.search(q[None, :], 10)[0]
+            times.append(time.perf_counter() - t)
             ids.append([i for i, _ in hits])
         results[kind] = ids
         out[kind] = {"build_s": build, **percentiles(times)}
@@ -155,7 +161,8 @@ def main() -> None:
     ratio95 = lat["search"]["p95"] / lat["embed"]["p95"]
     rows += [
         ("seeds: query embedding p50/p95", f"{lat['embed']['p50'] * 1000:.1f} / {lat['embed']['p95'] * 1000:.1f} ms (baseline)"),
-        ("seeds: full hybrid search p50/p95", f"{lat['search']['p50'] * 1000:.1f} / {lat['search']['p95'] * 1000:.1f} ms = {ratio50:.2f}x / {ratio95:.2f}x baseline"),
+        ("seeds: full hybrid search p50/p95",
+         f"{lat['search']['p50'] * 1000:.1f} / {lat['search']['p95'] * 1000:.1f} ms = {ratio50:.2f}x / {ratio95:.2f}x baseline"),
     ]
     syn = synthetic(retriever)
     for kind in ("flat", "hnsw"):
@@ -163,7 +170,8 @@ def main() -> None:
         rows.append((f"100k synthetic, {kind} FAISS p50/p95", f"{s['p50'] * 1000:.2f} / {s['p95'] * 1000:.2f} ms (build {s['build_s']:.1f} s)"))
     rows.append(("100k synthetic, HNSW recall@10 vs flat", f"{syn['hnsw_recall@10_vs_flat']:.3f}"))
     h = syn["hybrid_100k"]
-    rows.append(("100k synthetic, full hybrid search p50/p95", f"{h['search']['p50'] * 1000:.0f} / {h['search']['p95'] * 1000:.0f} ms = {h['search']['p50'] / h['embed']['p50']:.2f}x embedding"))
+    rows.append(("100k synthetic, full hybrid search p50/p95",
+                 f"{h['search']['p50'] * 1000:.0f} / {h['search']['p95'] * 1000:.0f} ms = {h['search']['p50'] / h['embed']['p50']:.2f}x embedding"))
     report("retrieval", rows, {"xquad": data, "seed_latency": lat, "search_over_embed_p50": ratio50, "search_over_embed_p95": ratio95, "synthetic": syn})
 
 

@@ -106,7 +106,8 @@ def build_index(
             cache = {c.hash: previous.vectors[i] for i, c in enumerate(previous.chunks)}
             report.removed_documents = sorted(set(previous.manifest.documents) - {d.id for d in docs})
         todo = [c for c in chunks if c.hash not in cache]
-        unchanged = previous is not None and not todo and not report.removed_documents and [c.hash for c in previous.chunks] == [c.hash for c in chunks] and previous.manifest.index_kind == settings.index_kind
+        unchanged = (previous is not None and not todo and not report.removed_documents
+                     and [c.hash for c in previous.chunks] == [c.hash for c in chunks] and previous.manifest.index_kind == settings.index_kind)
         report.documents, report.chunks = len(docs), len(chunks)
         report.embedded, report.reused = len(todo), len(chunks) - len(todo)
         if unchanged:

@@ -39,8 +39,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.errors import (ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, InputError,
-                          ModelMissingError, RagError)
+from index.errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, InputError, ModelMissingError, RagError
 from index.settings import Settings, check_port
 from rag.answer import BACKENDS, ask, ask_stream  # BACKENDS: the only import of the backend names in the API
 from rag.llm import LLMCalls

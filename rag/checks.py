@@ -33,8 +33,15 @@ from rag import glossary, slots
 from rag.answer_text import CITATION, months_in, numbers_in, strip_citations
 from rag.language import arabic_ratio
 from rag.lexical import idf_shares, tokenize
-from rag.thresholds import (MIN_MISSING_CITATION_OVERLAP, MIN_SUPPORT, MIN_TRANSLATION_SIMILARITY, RECITE_MEANING,
-                            RECITE_MEANING_GAP, RECITE_WORD_RATIO, RECITE_WORD_SHARE)
+from rag.thresholds import (
+    MIN_MISSING_CITATION_OVERLAP,
+    MIN_SUPPORT,
+    MIN_TRANSLATION_SIMILARITY,
+    RECITE_MEANING,
+    RECITE_MEANING_GAP,
+    RECITE_WORD_RATIO,
+    RECITE_WORD_SHARE,
+)
 from rag.types import Citation, Finding, Passage
 
 log = logging.getLogger(__name__)
@@ -217,8 +224,8 @@ def unsupported_sentences(sentences: list[tuple[str, set[int]]], passages: list[
 
 
 # Negation: Arabic particles and words that deny or rule out; their English counterparts.
-_AR_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(لا(?!\s*سيما)|لم|لن|ليس|ليست|ليسوا|عدم|مستبعد\w*|استبعد\w*|يستبعد\w*|رفض\w*|يرفض\w*|نفى|نفت|ينفي|تنفي|بدون)(?![\w])")
-_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)
+_AR_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(لا(?!\s*سيما)|لم|لن|ليس|ليست|ليسوا|عدم|مستبعد\w*|استبعد\w*|يستبعد\w*|رفض\w*|يرفض\w*|نفى|نفت|ينفي|تنفي|بدون)(?![\w])")  # noqa: E501
+_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)  # noqa: E501
 
 
 def negations(text: str) -> int:
@@ -246,7 +253,8 @@ def check_names(claim: str, evidence: str) -> list[Finding]:
 
 def check_slots(question: str, text: str, language: str) -> list[Finding]:
     """Two different values for what the question asks: two dates for "when", two places for "where"."""
-    kind = "place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I) else slots.question_kind(question)
+    kind = ("place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I)
+            else slots.question_kind(question))
     body = strip_citations(text)
     if kind == "place":
         places = {en for _, _, en in glossary.found(body)} if language == "ar" else \

@@ -19,8 +19,8 @@ def _question_set(args: argparse.Namespace) -> Path:
 
 
 def _modes(text: str) -> list[str]:
-    from rag.retrieval import MODES
     from index.errors import InputError
+    from rag.retrieval import MODES
 
     modes = [m.strip() for m in text.split(",") if m.strip()]
     bad = [m for m in modes if m not in MODES]

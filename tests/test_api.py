@@ -118,7 +118,8 @@ def test_too_many_concurrent_requests_get_429_not_a_collapse(seed_index) -> None
     settings = seed_index.replace(max_concurrent=1, backend="openai", openai_base_url=f"http://127.0.0.1:{slow.server_port}/v1")
     with ApiServer(settings) as server:
         results = {}
-        first = threading.Thread(target=lambda: results.update(a=httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=60)))
+        first = threading.Thread(target=lambda: results.update(
+            a=httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=60)))
         first.start()
         time.sleep(1.0)  # the first request now holds the only slot
         r = httpx.post(server.url + "/v1/ask", json={"question": "Who did Blinken meet in Washington?"}, timeout=60)

@@ -282,9 +282,8 @@ def test_item10_schemathesis_finds_no_5xx_and_only_documented_error_shapes(api) 
     import schemathesis
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
-    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
-
     from schemathesis.generation import GenerationMode
+    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
 
     schema = schemathesis.openapi.from_url(api.url + "/openapi.json")
     failures = []

@@ -38,7 +38,9 @@ def test_unchanged_corpus_embeds_nothing(corpus, tmp_settings, hash_embedder) ->
 def test_changed_file_reembeds_only_its_changed_chunks(corpus, tmp_settings, hash_embedder) -> None:
     first = build_index(corpus, tmp_settings, hash_embedder)
     path = corpus / "004_007ff8f57a8682c6.txt"
-    path.write_text(path.read_text(encoding="utf-8") + "\nوأضاف المسؤول أن الاجتماع المقبل سيعقد في واشنطن خلال الربيع المقبل لبحث الملفات العالقة بين البلدين بالتفصيل.\n", encoding="utf-8")
+    path.write_text(path.read_text(encoding="utf-8")
+                    + "\nوأضاف المسؤول أن الاجتماع المقبل سيعقد في واشنطن خلال الربيع المقبل لبحث الملفات العالقة بين البلدين بالتفصيل.\n",
+                    encoding="utf-8")
     before = hash_embedder.embedded
     report = build_index(corpus, tmp_settings, hash_embedder)
     assert 1 <= report.embedded <= 2 and hash_embedder.embedded - before == report.embedded

@@ -65,7 +65,8 @@ document.addEventListener('click', (event) => {
 </script>
 """
 LABELS = {
-    "title": "## أسئلة عن الأخبار العربية · Questions about Arabic news\nAnswers come only from the indexed articles, with numbered citations. · الإجابات من المقالات فقط مع أرقام المصادر.",
+    "title": "## أسئلة عن الأخبار العربية · Questions about Arabic news\n"
+             "Answers come only from the indexed articles, with numbered citations. · الإجابات من المقالات فقط مع أرقام المصادر.",
     "input": "اكتب سؤالك بالعربية أو الإنجليزية · Ask in Arabic or English",
     "send": "اسأل · Ask", "clear": "مسح المحادثة · Clear", "sources": "المصادر · Sources",
     "settings": "الإعدادات · Settings", "backend": "المحرك · Backend", "top_k": "عدد المقاطع · Passages",
