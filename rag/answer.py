@@ -15,7 +15,7 @@ calling a model → the evidence answer (``prompt_mode = "evidence"``, the defau
    two values for one slot, meaning; any finding sets ``grounded = False``.
 
 The application, not the model, assembles the citations and the quotes. Without an LLM
-(``extractive``, or when the LLM fails) the same evidence is quoted; an English reader then
+(``extractive``, or when the LLM fails) the sentences that answer are quoted (the extractive selection); an English reader then
 sees the Arabic original, labelled as such. ``prompt_mode = "focused" | "full"`` keep the
 earlier pipeline (the model writes the whole answer) for comparison.
 
@@ -35,6 +35,7 @@ from typing import Any
 from index.errors import InputError, RagError
 from index.settings import Settings
 from rag import answerability, backends, slots
+from rag.answer_text import CITATION
 from rag.checks import check_answer, check_translation, is_injection, is_refusal
 from rag.extractive import Sentence, select_sentences
 from rag.language import detect_language
@@ -65,6 +66,7 @@ EXTRACTIVE_LEAD = {"ar": "بحسب المقالات:"}
 EVIDENCE_HEAD = {"ar": "بحسب المقالات:", "en": "From the articles (machine translation from Arabic):"}
 ORIGINAL_HEAD = "The passages that answer, in the original Arabic (no translation without a language model):"
 DROP_LINE = ("restates_question", "wrong_language", "no_citation")  # a line with these is left out, not shown flagged
+NO_TRANSLATION = "(original Arabic: the model gave no translation of this sentence)"
 SHORT = {"ar": "باختصار: {value} [{n}]", "en": "In short: {value} [{n}]"}
 HistoryLike = Sequence[Any] | None
 
@@ -204,15 +206,23 @@ def _evidence_answer(question: str, passages: list[Passage], language: str, sett
                 raw += piece
                 yield stream.show(piece.lstrip("\"“'«") if raw == piece else piece)
             english = clean_translation(raw)
-            translations[id(s)] = english
             findings += check_translation(s.text, english, embedder)
-            rendered.append(f"“{english}” [{s.passage + 1}]")
+            if english:
+                translations[id(s)] = english
+                rendered.append(f"“{english}” [{s.passage + 1}]")
+            else:  # nothing to show in English: the original, labelled (the stream is replaced)
+                rendered.append(f"«{s.text}» [{s.passage + 1}] {NO_TRANSLATION}")
             yield stream.show(f"” [{s.passage + 1}]" + ("\n" if i + 1 < len(evidence) else ""), content=False)
         parts.append(EVIDENCE_HEAD["en"] + "\n" + "\n".join(rendered))
-    answer.passages, answer.citations = passages, _citations(evidence, passages, translations)
+    text = "\n\n".join(parts)
+    citations = _citations(evidence, passages, translations)
+    cited = {c.n for c in citations}
+    # the answer line may cite a passage the evidence did not come from (its checks re-cite by meaning)
+    citations += [Citation(n, passages[n - 1]) for n in sorted({int(m) for m in CITATION.findall(text)} - cited) if 1 <= n <= len(passages)]
+    answer.passages, answer.citations = passages, sorted(citations, key=lambda c: c.n)
     answer.findings = findings
     answer.grounded = not findings
-    return "\n\n".join(parts)
+    return text
 
 
 def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage], settings: Settings, stream: _Stream,

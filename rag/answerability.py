@@ -6,18 +6,18 @@ set's unanswerable ones reach 0.39. So the decision uses two signals:
 
 - ``dense``: the cosine of the question to the best passage;
 - ``coverage``: the share of the question's words (IDF-weighted over the corpus; for an English
-  question its Arabic equivalents from the dictionary bridge, its numbers and names) that the
+  question its Arabic equivalents from the dictionary bridge, and its numbers) that the
   best passages contain. "the exchange rate of the Iraqi dinar" shares "Iraqi" with a corpus on
   Iraq, but not "exchange", "rate" or "dinar".
 
 Refuse when ``dense`` is under the ``min_score`` setting (0.30); answer when ``dense >= ANSWER_ABOVE``; in between, answer
-only when ``coverage >= MIN_COVERAGE``. The constants (``rag.thresholds``) are calibrated on the XQuAD sample and the
+only when ``coverage >= MIN_COVERAGE``. The constants (``rag.thresholds``) are calibrated on held-out XQuAD questions and the
 dev set (``bench/results/answerability.json``).
 
 Example::
 
     >>> decide("What is the exchange rate of the Iraqi dinar?", passages, retriever, floor=0.30)
-    Decision(answer=False, dense=0.316, coverage=0.21, reason='…')
+    Decision(answer=False, dense=0.316, coverage=0.06, reason='…')
 """
 from __future__ import annotations
 

@@ -50,7 +50,9 @@ REFUSAL_MARKERS = ("لم أجد", "لا تحتوي", "لا تتضمن", "لا ي
                    "do not contain", "does not contain", "not mentioned", "no information", "not found in")
 INJECTION = re.compile(
     r"(ignore|disregard|forget|override|bypass)\s+(all\s+|any\s+|every\s+)?(of\s+)?(the\s+|your\s+|my\s+|these\s+)?(previous|prior|above|earlier|preceding|former|original|your)?\s*"
-    r"(instructions?|rules|prompts?|guidelines|directions|orders|everything\s+(above|before))"
+    r"(instructions?|prompts?|guidelines|everything\s+(above|before))"
+    # rules/orders/directions are also what militias and courts ignore: only with "your", "previous", "all the"…
+    r"|(ignore|disregard|forget|override|bypass)\s+(all\s+(of\s+)?(the\s+)?|your\s+|my\s+|the\s+(previous|above|earlier)\s+|(previous|above|earlier)\s+)(rules|orders|directions)"
     r"|system\s+prompt|your\s+(instructions|prompt|rules)\b|you\s+are\s+now|act\s+as\s+|pretend\s+(to\s+be|you\s+are)|jailbreak|developer\s+mode"
     r"|from\s+now\s+on,?\s+you|new\s+instructions\s*:"
     # Arabic, standard and Iraqi/Levantine: تجاهل/انسى/اهمل/لا تلتزم (كل) التعليمات/الأوامر/القواعد/اللي قبل
@@ -223,13 +225,18 @@ def unsupported_sentences(sentences: list[tuple[str, set[int]]], passages: list[
     return out
 
 
-# Negation: Arabic particles and words that deny or rule out; their English counterparts.
-_AR_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(لا(?!\s*سيما)|لم|لن|ليس|ليست|ليسوا|عدم|مستبعد\w*|استبعد\w*|يستبعد\w*|رفض\w*|يرفض\w*|نفى|نفت|ينفي|تنفي|بدون)(?![\w])")  # noqa: E501
-_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)  # noqa: E501
+# Negation: Arabic particles and words that deny or rule out; their English counterparts. "لا يزال" (still) and
+# "لا بد" (must) are not negations. عدم / غير / دون negate a noun ("عدم الاستقرار" = instability), which English
+# often renders without a negation word: they count against an added negation but never as a lost one.
+_AR_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(?:ال)?(لا(?!\s*(?:سيما|يزال|تزال|زال|زالت|بد))|لم|لن|ليس|ليست|ليسوا|مستبعد\w*|استبعد\w*|يستبعد\w*"
+                          r"|رفض\w*|يرفض\w*|نفى|نفت|ينفي|تنفي|بدون|بلا)(?![\w])")
+_AR_WEAK_NEGATION = re.compile(r"(?<![\w])(?:و|ف|ب)?(عدم|غير|دون)(?![\w])")
+_AR_STRONG_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(?:ال)?(مستبعد\w*|استبعد\w*|يستبعد\w*|لن|رفض\w*|نفى|نفت|ينفي)(?![\w])")
+_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)
 
 
 def negations(text: str) -> int:
-    """How many negations ``text`` holds (Arabic or English)."""
+    """How many negations ``text`` holds (Arabic or English; the noun negators عدم/غير/دون not counted)."""
     return len(_AR_NEGATION.findall(text)) + len(_EN_NEGATION.findall(text))
 
 
@@ -237,11 +244,12 @@ def check_negation(claim: str, evidence: str, whole: bool) -> list[Finding]:
     """A negation in the ``evidence`` lost in the ``claim``, or one added. ``whole``: the claim renders the
     whole evidence (a translation), so any loss counts; an answer may leave a negated clause out, so for
     it only a claim without any negation against evidence that rules out or refuses counts as lost."""
-    have, want = negations(strip_citations(claim)), negations(evidence)
-    if want and not have and (whole or re.search(r"مستبعد|استبعد|يستبعد|لن\s|رفض|نفى|نفت|ينفي", evidence)):
-        return [Finding("negation_lost", f"the cited sentence denies or rules something out, this text does not: {strip_citations(claim)[:100]}")]
-    if have and not want:
-        return [Finding("negation_added", f"this text denies or rules something out, the cited sentence does not: {strip_citations(claim)[:100]}")]
+    body = strip_citations(claim)
+    have, want = negations(body), negations(evidence)
+    if want and not have and (whole or _AR_STRONG_NEGATION.search(evidence)):
+        return [Finding("negation_lost", f"the cited sentence denies or rules something out, this text does not: {body[:100]}")]
+    if have and not want and not _AR_WEAK_NEGATION.search(evidence) and not _AR_WEAK_NEGATION.search(body):
+        return [Finding("negation_added", f"this text denies or rules something out, the cited sentence does not: {body[:100]}")]
     return []
 
 
@@ -252,19 +260,23 @@ def check_names(claim: str, evidence: str) -> list[Finding]:
 
 
 def check_slots(question: str, text: str, language: str) -> list[Finding]:
-    """Two different values for what the question asks: two dates for "when", two places for "where"."""
-    kind = ("place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I)
-            else slots.question_kind(question))
+    """Two different values for what the question asks: two places for "where" (places the answer puts
+    something *in*, not every city it names), two dates for "when"; values the question names do not count."""
+    kind = "place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I) else slots.question_kind(question)
     body = strip_citations(text)
     if kind == "place":
-        places = {en for _, _, en in glossary.found(body)} if language == "ar" else \
-            {en for _, en in glossary.entries() if en[0].isupper() and " " not in en and re.search(rf"\b{re.escape(en)}\b", body)}
-        places = {p for p in places if p in _CITIES}
+        if language == "ar":
+            forms = {form for form, _ in glossary.entries()}
+            places = {en for a, b, en in glossary.found(body)
+                      if re.search(r"في\s*$", body[max(0, a - 4):a]) or (body[a] == "ب" and body[a + 1:b] in forms)}
+        else:
+            places = {p for p in _CITIES if re.search(rf"\b(in|at)\s+(the\s+)?{p}\b", body)}
+        places = {p for p in places if p in _CITIES and p.lower() not in question.lower()} - {en for _, _, en in glossary.found(question)}
         if len(places) > 1:
             return [Finding("slot_conflict", f"the answer names more than one place ({', '.join(sorted(places))}) for one “where”")]
     if kind == "date":
-        months = months_in(body)
-        years = set(re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", body))
+        months = months_in(body) - months_in(question)
+        years = set(re.findall(r"(?<!\d)(?:19|20)\d\d(?!\d)", body)) - set(re.findall(r"\d{4}", question))
         if len(months) > 1 or len(years) > 1:
             return [Finding("slot_conflict", f"the answer gives more than one date ({', '.join(sorted(months | years))}) for one “when”")]
     return []
@@ -287,7 +299,7 @@ def check_adds_something(answer: str, question: str) -> list[Finding]:
     """An answer made only of the question's own words answers nothing ("Blinken is the Iraqi foreign
     minister who met Blinken" for "Which Iraqi foreign minister met Blinken?")."""
     new = set(tokenize(strip_citations(answer))) - set(tokenize(question))
-    if len(new) <= 1:
+    if not new:
         return [Finding("restates_question", "the answer only repeats the question's words")]
     return []
 
@@ -335,7 +347,7 @@ def check_answer(text: str, passages: list[Passage], language: str, embedder: Em
         support = " ".join(passages[n - 1].text for n in (ns or cited_all))
         if not support:
             continue
-        for num in sorted(numbers_in(sentence) - numbers_in(support)):
+        for num in sorted(numbers_in(sentence) - _numbers_any(support)):
             findings.append(Finding("number_unsupported", f"the number {num} in this answer was not found in the cited passage"))
         for month in sorted(months_in(strip_citations(sentence)) - months_in(support)):
             findings.append(Finding("month_unsupported", f"the month {month} in this answer was not found in the cited passage"))

@@ -30,6 +30,8 @@ _NOT_NAMES = frozenset("""
 the a an and but or in on at of for to by with from as after before during while since when where which who whom what why how
 this that these those it its he she they we i you his her their our there here however also according meanwhile
 mr mrs ms dr sheikh president minister prime foreign defense defence secretary general commander chief army forces
+ministry ministers affairs council parliament speaker region government department committee office state states
+interior finance security national republic federal court house senate agency forces
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday
 """.split())
@@ -140,8 +142,8 @@ def unmatched_names(english: str, arabic: str) -> list[str]:
 
     ``unmatched_names("the Tunisian Revolution", "احتجاجات تشرين 2019")`` → ``['Tunisian Revolution']``.
     """
-    glossary_en = " ".join(en for _, _, en in found(arabic)).lower()
-    latin = " ".join(re.findall(r"[A-Za-z][A-Za-z\-]+", arabic)).lower()
+    glossary_en = set(re.findall(r"[a-z]+", " ".join(en for _, _, en in found(arabic)).lower()))
+    latin = set(re.findall(r"[a-z]+", " ".join(re.findall(r"[A-Za-z][A-Za-z\-]+", arabic)).lower()))
     arabic_words = [w for w in re.findall(r"[\u0621-\u064a]{3,}", arabic)]
     out = []
     for name in english_names(english):
@@ -149,7 +151,7 @@ def unmatched_names(english: str, arabic: str) -> list[str]:
         missing = []
         for part in parts:
             low = part.lower()
-            if low in glossary_en or low in latin or any(_close(low[:len(g)], g) for g in glossary_en.split() if len(g) >= 4):
+            if low in glossary_en or low in latin or any(_close(low[:len(g)], g) for g in glossary_en if len(g) >= 4):
                 continue
             skel = _skeleton(part)
             if any(_close(skel, _skeleton(romanize(w))) for w in arabic_words):

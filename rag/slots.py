@@ -37,10 +37,11 @@ _WORD_NUMBERS = {
 }
 _MONTHS = {**{k: v[1] for k, v in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
 _MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
-_DATE = re.compile(rf"(?:(?P<day>\d{{1,2}})\s+)?(?P<month>{_MONTH_ALT})(?:\s*/\s*(?:{_MONTH_ALT}))?(?:\s+(?:عام|سنة)?\s*(?P<year>\d{{4}}))?"
+_DATE = re.compile(rf"(?:(?P<day>\d{{1,2}})\s+)?(?<![\w])[وبلف]?(?P<month>{_MONTH_ALT})(?![\w])(?:\s*/\s*(?:{_MONTH_ALT}))?(?:\s+(?:عام|سنة)?\s*(?P<year>\d{{4}}))?"
                    rf"|(?:عام|سنة|العام)\s+(?P<year2>\d{{4}})|(?<!\d)(?P<year3>(?:19|20)\d{{2}})(?!\d)")
 _NUMBER = re.compile(r"(?<![\d.,])(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>مليون|ملايين|مليار|مليارات|ألف|آلاف|الف|بالمئة|بالمائة|في المئة|في المائة|%)?")
-_WORD_NUMBER = re.compile(r"(?<![\w])(?:و|ب|ل)?(?P<w>" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")(?![\w])")
+_WORD_NUMBER = re.compile(r"(?<![\w])(?:و|ب|ل)?(?P<w>" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")(?![\w])"
+                          r"(?P<scale>\s+(?:آلاف|ألف|الف|مليون|ملايين|مليار|مليارات|عشر|عشرة))?")
 
 
 def question_kind(question: str) -> str | None:
@@ -76,6 +77,9 @@ def _numbers(text: str, language: str) -> list[str]:
         unit = m.group("unit")
         out.append(n + ("%" if unit and _UNITS[unit] == "%" else f" {_UNITS[unit] if language == 'en' else unit}" if unit else ""))
     for m in _WORD_NUMBER.finditer(text):
+        if m.group("scale"):  # ثلاثة آلاف, أحد عشر: not the bare word's value; code states no value then
+            out.append(m.group(0).strip())
+            continue
         out.append(str(_WORD_NUMBERS[m.group("w")]))
     return list(dict.fromkeys(out))
 
@@ -93,4 +97,6 @@ def lead(question: str, sentence: str, language: str) -> str | None:
         return None
     asked = set(re.findall(r"\d+", ascii_digits(question)))
     found = [v for v in values(sentence, kind, language) if not set(re.findall(r"\d+", v)) & asked]
-    return found[0] if len(found) == 1 else None
+    if len(found) != 1 or (language == "en" and not found[0].isascii()):
+        return None  # several candidates, or one code cannot write in English (ثلاثة آلاف): no short answer
+    return found[0]

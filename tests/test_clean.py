@@ -36,9 +36,10 @@ def test_seed_chrome_is_gone_and_bodies_stay() -> None:
     # captions printed twice keep one copy, the article around them stays
     assert texts["003"].count("حمولة إمدادات") == 1
     assert "وقال خبراء عراقيون تحدثوا إلى موقع الفاصل" in texts["003"]
-    # body sizes: nothing big was lost
+    # body sizes: nothing big was lost (the chrome removed is 0-13% of a seed's characters)
     for key, path in zip(texts, SEED_FILES):
-        assert len(texts[key]) > 0.6 * len(path.read_text(encoding="utf-8").replace("مقالات مشابهة", ""))- 3000
+        raw = path.read_text(encoding="utf-8")
+        assert len(texts[key]) > 0.8 * len(raw), (key, len(texts[key]), len(raw))
 
 
 def test_rules_on_a_synthetic_page() -> None:

@@ -109,6 +109,7 @@ def _rag(*args: str, home: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
 
 
+@pytest.mark.slow  # starts `rag index` as its own process (imports torch): ~3.5 s
 def test_loader_rag_index_escapes_file_names_on_the_terminal(tmp_path: Path) -> None:
     """Issue 15 loader: `rag index` printed control characters of file names to the terminal."""
     folder = tmp_path / "corpus"

@@ -59,3 +59,9 @@ def test_item8_injection_variants_are_recognised(question: str) -> None:
 @pytest.mark.parametrize("question", INNOCENT)
 def test_item8_questions_about_instructions_are_not_injections(question: str) -> None:
     assert not is_injection(question)
+
+
+@pytest.mark.parametrize("question", ["Did the militias ignore the orders of the prime minister?",
+                                      "Did US forces bypass the rules of engagement?", "Can the court override the rules?"])
+def test_item8_questions_about_ignoring_rules_are_not_injections(question: str) -> None:
+    assert not is_injection(question)
