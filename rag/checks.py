@@ -232,7 +232,7 @@ _AR_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(?:ال)?(لا(?!\s*(?:سيما|�
                           r"|رفض\w*|يرفض\w*|نفى|نفت|ينفي|تنفي|بدون|بلا)(?![\w])")
 _AR_WEAK_NEGATION = re.compile(r"(?<![\w])(?:و|ف|ب)?(عدم|غير|دون)(?![\w])")
 _AR_STRONG_NEGATION = re.compile(r"(?<![\w])(?:و|ف)?(?:ال)?(مستبعد\w*|استبعد\w*|يستبعد\w*|لن|رفض\w*|نفى|نفت|ينفي)(?![\w])")
-_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)
+_EN_NEGATION = re.compile(r"\b(not|no|never|none|nor|neither|without|cannot|\w+n't|unlikely|ruled?\s+out|rules\s+out|reject\w*|refus\w*|den(?:y|ied|ies)|lack\w*|unable|absence)\b", re.I)  # noqa: E501
 
 
 def negations(text: str) -> int:
@@ -262,7 +262,8 @@ def check_names(claim: str, evidence: str) -> list[Finding]:
 def check_slots(question: str, text: str, language: str) -> list[Finding]:
     """Two different values for what the question asks: two places for "where" (places the answer puts
     something *in*, not every city it names), two dates for "when"; values the question names do not count."""
-    kind = "place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I) else slots.question_kind(question)
+    kind = ("place" if re.match(r"\s*(where|in which (city|country|place))\b|(^|\s)(أين|في أي (مدينة|بلد|مكان))", question, re.I)
+            else slots.question_kind(question))
     body = strip_citations(text)
     if kind == "place":
         if language == "ar":

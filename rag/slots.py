@@ -37,7 +37,7 @@ _WORD_NUMBERS = {
 }
 _MONTHS = {**{k: v[1] for k, v in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
 _MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
-_DATE = re.compile(rf"(?:(?P<day>\d{{1,2}})\s+)?(?<![\w])[وبلف]?(?P<month>{_MONTH_ALT})(?![\w])(?:\s*/\s*(?:{_MONTH_ALT}))?(?:\s+(?:عام|سنة)?\s*(?P<year>\d{{4}}))?"
+_DATE = re.compile(rf"(?:(?P<day>\d{{1,2}})\s+)?(?<![\w])[وبلف]?(?P<month>{_MONTH_ALT})(?![\w])(?:\s*/\s*(?:{_MONTH_ALT}))?(?:\s+(?:عام|سنة)?\s*(?P<year>\d{{4}}))?"  # noqa: E501
                    rf"|(?:عام|سنة|العام)\s+(?P<year2>\d{{4}})|(?<!\d)(?P<year3>(?:19|20)\d{{2}})(?!\d)")
 _NUMBER = re.compile(r"(?<![\d.,])(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>مليون|ملايين|مليار|مليارات|ألف|آلاف|الف|بالمئة|بالمائة|في المئة|في المائة|%)?")
 _WORD_NUMBER = re.compile(r"(?<![\w])(?:و|ب|ل)?(?P<w>" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")(?![\w])"
