@@ -32,6 +32,11 @@ this that these those it its he she they we i you his her their our there here h
 mr mrs ms dr sheikh president minister prime foreign defense defence secretary general commander chief army forces
 ministry ministers affairs council parliament speaker region government department committee office state states
 interior finance security national republic federal court house senate agency forces
+river lake sea ocean mountain mountains valley island islands park street road highway route bridge port bay period era age
+war battle university college school institute museum gallery library church cathedral company party movement club stadium
+hall center centre royal new north south east west northern southern eastern western city county province district empire
+kingdom union association organization organisation corporation institution foundation society station airport
+business energy development reform trade health education science technology research arts industry
 january february march april may june july august september october november december
 monday tuesday wednesday thursday friday saturday sunday
 """.split())
@@ -124,6 +129,29 @@ def _close(a: str, b: str) -> bool:
     return SequenceMatcher(None, a, b).ratio() >= 0.75
 
 
+def _arabic_skeletons(word: str) -> set[str]:
+    """Consonant skeletons of an Arabic word without its clitics (و، ب، ل، ال) and adjective ending (ي، ية)."""
+    from rag.lexical import arabic_skeleton
+
+    stems = {word, re.sub(r"^(?:و|ف)?(?:ب|ل|ك)?(?:ال|ل)?", "", word)}
+    stems |= {re.sub(r"(?:ية|ي|يون|يين)$", "", w) for w in stems}
+    return {arabic_skeleton(w) for w in stems if w}
+
+
+def _sounds_like(part: str, arabic_words: list[str]) -> bool:
+    """An English name part transliterates one of the Arabic words: by consonant classes (ماساتشوستس ~
+    Massachusetts, تشارلز ~ Charles), else by the Arabic-name romanizer (السوداني → al-Sudani)."""
+    from rag.lexical import english_skeleton
+
+    mine = english_skeleton(part)
+    for w in arabic_words:
+        for theirs in _arabic_skeletons(w):
+            if mine == theirs or (min(len(mine), len(theirs)) >= 3 and _close(mine, theirs)):
+                return True
+    skel = _skeleton(part)
+    return any(_close(skel, _skeleton(romanize(w))) for w in arabic_words)
+
+
 def english_names(text: str) -> list[str]:
     """Capitalised names in English ``text`` (sentence openers and common title words left out)."""
     out = []
@@ -147,16 +175,17 @@ def unmatched_names(english: str, arabic: str) -> list[str]:
     arabic_words = [w for w in re.findall(r"[\u0621-\u064a]{3,}", arabic)]
     out = []
     for name in english_names(english):
-        parts = [p for p in re.split(r"[\s\-]+", name) if len(p) >= 3 and p.lower() not in _NOT_NAMES and p.lower() not in ("al", "el")]
+        parts = [p for p in (re.sub(r"['’]s$", "", w) for w in re.split(r"[\s\-]+", name))
+                 if len(p) >= 3 and p.lower() not in _NOT_NAMES and p.lower() not in ("al", "el")]
         missing = []
         for part in parts:
             low = part.lower()
             if low in glossary_en or low in latin or any(_close(low[:len(g)], g) for g in glossary_en if len(g) >= 4):
                 continue
-            skel = _skeleton(part)
-            if any(_close(skel, _skeleton(romanize(w))) for w in arabic_words):
+            if _sounds_like(part, arabic_words):
                 continue
             missing.append(part)
-        if missing and len(missing) * 2 >= len(parts):
+        # a name whose last distinctive word (the surname, the place) or half its words find no match
+        if missing and (missing[-1] == parts[-1] or len(missing) * 2 >= len(parts)):
             out.append(name)
     return out
