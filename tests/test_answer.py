@@ -63,7 +63,8 @@ def test_an_english_claim_the_passages_do_not_make_is_flagged(seed_index) -> Non
     embedder = service.get_retriever(seed_index).embedder
     wrong = check_answer(f"The Iraqi prime ministers mentioned in the articles are Saddam Hussein and Muqtada al-Sadr [{n}].",
                          passages, "en", embedder=embedder)
-    assert not wrong.grounded and "may not be supported" in wrong.reasons[0]
+    # flagged by the names (neither has a counterpart in the Arabic passage); the meaning check may add its own
+    assert not wrong.grounded and "name_unmatched" in {f.code for f in wrong.findings}, wrong.reasons
     right = check_answer(f"Militias attacked a base in Erbil before Prime Minister Mustafa al-Kadhimi visited Washington [{n}].",
                          passages, "en", embedder=embedder)
     assert right.grounded, right.reasons

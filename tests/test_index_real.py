@@ -61,7 +61,8 @@ def test_cli_index_reports_what_it_did(seed_index) -> None:
     out = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(ROOT / "seeds")],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert "6 documents" in out.stdout  # page 002 holds two articles and "embedded 0" in out.stdout and "up to date" in out.stdout
+    # five pages, six articles: page 002 holds two
+    assert "indexed 6, skipped 0" in out.stdout and "embedded 0" in out.stdout and "up to date" in out.stdout
 
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path) -> None:
