@@ -66,6 +66,7 @@ EXTRACTIVE_LEAD = {"ar": "بحسب المقالات:"}
 EVIDENCE_HEAD = {"ar": "بحسب المقالات:", "en": "From the articles (machine translation from Arabic):"}
 ORIGINAL_HEAD = "The passages that answer, in the original Arabic (no translation without a language model):"
 DROP_LINE = ("restates_question", "wrong_language", "no_citation")  # a line with these is left out, not shown flagged
+SUMMARY_HEAD = "الخلاصة: "
 NO_TRANSLATION = "(original Arabic: the model gave no translation of this sentence)"
 SHORT = {"ar": "باختصار: {value} [{n}]", "en": "In short: {value} [{n}]"}
 HistoryLike = Sequence[Any] | None
@@ -189,13 +190,14 @@ def _evidence_answer(question: str, passages: list[Passage], language: str, sett
         yield stream.show(lead + "\n\n")
     translations: dict[int, str] = {}
     if language == "ar":
-        line = yield from _answer_line(question, evidence, passages, settings, stream, findings)
-        if line:
-            parts.append(line)
-            yield stream.show("\n\n", content=False)
+        # The sentences themselves come first: they are the answer in the reader's language, shown at
+        # once; the model's one-line summary follows (a 1.5B model needs ~5 s before its first word).
         quotes = " ".join(f"«{s.text}» [{s.passage + 1}]" for s in evidence)
         parts.append(f"{EVIDENCE_HEAD['ar']} {quotes}")
         yield stream.show(parts[-1])
+        line = yield from _answer_line(question, evidence, passages, settings, stream, findings, "\n\n" + SUMMARY_HEAD)
+        if line:
+            parts.append(SUMMARY_HEAD + line)
     else:
         yield stream.show(EVIDENCE_HEAD["en"] + "\n", content=False)
         rendered = []
@@ -226,11 +228,12 @@ def _evidence_answer(question: str, passages: list[Passage], language: str, sett
 
 
 def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage], settings: Settings, stream: _Stream,
-                 findings: list[Finding]) -> Iterator[str]:
+                 findings: list[Finding], head: str) -> Iterator[str]:
     """An Arabic reader's one-sentence answer, written by the model from the evidence sentences only.
 
     Returns the checked line, or '' when the model declines (the quotes then answer alone).
-    Text that could still become a refusal is held back, so no refusal is shown and withdrawn.
+    Text that could still become a refusal is held back, so no refusal is shown and withdrawn;
+    ``head`` is streamed with the line's first words, never alone.
     """
     chat = backends.get(settings.backend).chat_model(settings, max_tokens=120)
     messages = answer_line_messages(question, [(s.passage + 1, s.text) for s in evidence], "ar")
@@ -244,14 +247,14 @@ def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage
             text = text.strip().split("\n\n")[0]
             break
         if shown or not NOT_FOUND["ar"].startswith(text.strip()[:len(NOT_FOUND["ar"])]) and len(text.strip()) > 12:
-            yield stream.show(text[shown:])
+            yield stream.show(text[shown:] if shown else head + text.lstrip())
             shown = len(text)
     text = text.strip()
     if text and not (is_refusal(text) and "[" not in text):
         result = check_answer(text, passages, "ar", get_retriever(settings).embedder, question=question)
         if not result.has(*DROP_LINE):
             if shown < len(text):
-                yield stream.show(text[shown:])
+                yield stream.show(text[shown:] if shown else head + text.lstrip())
             findings += result.findings
             return result.text
         log.info("answer line dropped (%s): %s", ", ".join(f.code for f in result.findings), text[:80])

@@ -253,10 +253,10 @@ def check_negation(claim: str, evidence: str, whole: bool) -> list[Finding]:
     return []
 
 
-def check_names(claim: str, evidence: str) -> list[Finding]:
+def check_names(claim: str, evidence: str, embedder: Embedder | None = None) -> list[Finding]:
     """Names and acronyms of an English ``claim`` with nothing corresponding in the Arabic ``evidence``."""
     return [Finding("name_unmatched", f"the name “{name}” does not correspond to anything in the cited sentence")
-            for name in glossary.unmatched_names(strip_citations(claim), evidence)]
+            for name in glossary.unmatched_names(strip_citations(claim), evidence, embedder)]
 
 
 def check_slots(question: str, text: str, language: str) -> list[Finding]:
@@ -320,7 +320,7 @@ def check_translation(arabic: str, english: str, embedder: Embedder | None = Non
     for month in sorted(months_in(english) ^ months_in(arabic)):
         out.append(Finding("translation_month", f"the month {month} is in only one of the sentence and its translation"))
     out += [Finding("translation_" + f.code, f.message) for f in check_negation(english, arabic, whole=True)]
-    out += [Finding("translation_" + f.code, f.message) for f in check_names(english, arabic)]
+    out += [Finding("translation_" + f.code, f.message) for f in check_names(english, arabic, embedder)]
     if embedder is not None:
         a, e = embedder.embed([arabic], "document")[0], embedder.embed([english], "query")[0]
         similarity = float(a @ e)
@@ -356,7 +356,7 @@ def check_answer(text: str, passages: list[Passage], language: str, embedder: Em
         if cited_sentence:
             findings += check_negation(sentence, cited_sentence, whole=False)
         if language == "en":
-            findings += check_names(sentence, support)
+            findings += check_names(sentence, support, embedder)
     if question:
         findings += check_slots(question, text, language) + check_adds_something(text, question)
     if embedder is not None and language == "en":

@@ -165,8 +165,10 @@ def english_names(text: str) -> list[str]:
     return out
 
 
-def unmatched_names(english: str, arabic: str) -> list[str]:
-    """Names in ``english`` with nothing corresponding in ``arabic`` (glossary, Latin text, romanisation).
+def unmatched_names(english: str, arabic: str, embedder=None) -> list[str]:
+    """Names in ``english`` with nothing corresponding in ``arabic`` (glossary, Latin text, romanisation,
+    and, given an ``embedder``, an Arabic word close in meaning: ماساتشوستس ~ Massachusetts 0.87, where
+    wrong renderings score under 0.45: السوداني ~ "Sheikani" 0.38, البيشمركة ~ "Kurdish Border Guard" 0.17).
 
     ``unmatched_names("the Tunisian Revolution", "احتجاجات تشرين 2019")`` → ``['Tunisian Revolution']``.
     """
@@ -187,5 +189,20 @@ def unmatched_names(english: str, arabic: str) -> list[str]:
             missing.append(part)
         # a name whose last distinctive word (the surname, the place) or half its words find no match
         if missing and (missing[-1] == parts[-1] or len(missing) * 2 >= len(parts)):
-            out.append(name)
+            if embedder is None or not _close_in_meaning(missing, arabic_words, embedder):
+                out.append(name)
     return out
+
+
+def _close_in_meaning(parts: list[str], arabic_words: list[str], embedder) -> bool:
+    """Every unmatched word of a name means some Arabic word (or word pair) of the sentence to the
+    multilingual embedder; word by word, so that a right first name cannot carry a wrong surname."""
+    from rag.thresholds import NAME_MATCH
+
+    pairs = [f"{a} {b}" for a, b in zip(arabic_words, arabic_words[1:])]
+    candidates = list(dict.fromkeys(arabic_words + pairs))
+    if not candidates:
+        return False
+    vectors = embedder.embed(list(parts) + candidates, "query")
+    names, words = vectors[: len(parts)], vectors[len(parts):]
+    return bool(((words @ names.T).max(axis=0) >= NAME_MATCH).all())

@@ -21,6 +21,7 @@ RECITE_WORD_RATIO = 0.6  # …when the passages it cites hold less than this rat
 RECITE_MEANING = 0.5  # an English sentence this close (cosine) to another passage…
 RECITE_MEANING_GAP = 0.15  # …and this much closer than to the cited one is re-cited
 MIN_SUPPORT = 0.42  # an English answer sentence this far (cosine) from every passage sentence is flagged
+NAME_MATCH = 0.6  # an English name this close (cosine) to an Arabic word or word pair of the cited sentence renders it
 MIN_TRANSLATION_SIMILARITY = 0.55  # a machine translation this far (cosine) from its Arabic sentence is flagged
 
 # Refusal (rag.answerability); the floor under which nothing counts is the ``min_score`` setting (0.30).

@@ -101,15 +101,16 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate_xquad_answers(folder: Path, settings: Settings, limit: int = 100, progress=None) -> dict[str, Any]:
-    """Answer ``limit`` sampled questions per direction with ``settings.backend``; rows and summary."""
+def evaluate_xquad_answers(folder: Path, settings: Settings, limit: int = 100, progress=None,
+                           languages: tuple[str, ...] = ("ar", "en")) -> dict[str, Any]:
+    """Answer ``limit`` sampled questions per direction (``languages``) with ``settings.backend``; rows and summary."""
     from rag.answer import ask
 
     contexts, questions = load_pairs(Path(folder))
     indexed = xquad_index(contexts, settings)
     rows = []
     for q in sample(questions, limit):
-        for lang in ("ar", "en"):
+        for lang in languages:
             a = ask(q[lang], settings=indexed)
             row = {"id": q["id"], "lang": lang, "question": q[lang], "gold": q[f"{lang}_gold"], "answer": a.text,
                    "refused": a.refused, "grounded": a.grounded, "reasons": a.reasons, "backend": a.backend,
