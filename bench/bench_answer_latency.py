@@ -1,7 +1,8 @@
 """Time to first token and per answer: the evidence pipeline against the earlier ``focused`` one, in one run.
 
 The two prompt modes answer the same dev-set questions alternately (question by question, so
-machine noise hits both alike) with the configured LLM backend (default ``local``). The
+machine noise hits both alike) with the configured LLM backend (default ``local``), with an
+empty translation cache. The
 target (issue "Answers a reader can trust"): the evidence pipeline's mean time to first token
 at most half the focused pipeline's.
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import tempfile
 from pathlib import Path
 
 from common import ROOT, report
@@ -28,6 +30,10 @@ def main() -> None:
     parser.add_argument("--questions", default=str(ROOT / "rag" / "data" / "seed_dev.jsonl"))
     args = parser.parse_args()
     settings = Settings.load(backend=args.backend)
+    # translations are cached under HOME/cache: an empty home for this run, so every English answer is
+    # translated as a new question's would be (the index and the models stay where they are)
+    settings = settings.replace(home=Path(tempfile.mkdtemp(prefix="latency-")), index_dir=settings.index_dir,
+                                models_dir=settings.models_dir)
     questions = [q for q in load_questions(Path(args.questions)) if q.answerable]
     ask(questions[0].question, settings=settings.replace(prompt_mode="focused"))  # load both models before timing
     times: dict[str, dict[str, list[float]]] = {m: {"first": [], "total": []} for m in MODES}
