@@ -320,27 +320,13 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
         return
 
     stream = _Stream(answer, started)
-    if uses_llm and settings.prompt_mode == "evidence":
-        try:
-            text = yield from _evidence_answer(standalone, passages, language, settings, answer, stream)
-            answer.replaced = text != stream.shown
-            yield finish(text)
-            return
-        except RagError as exc:
-            answer.notice = FALLBACK_NOTICE[language].format(why=str(exc)[:160])
-        except Exception as exc:  # connection refused, timeout, HTTP error from the endpoint
-            log.warning("LLM failed: %s", exc)
-            answer.notice = FALLBACK_NOTICE[language].format(why=type(exc).__name__)
-        answer.backend = "extractive"
-        text, citations = extractive_answer(standalone, passages, language, settings)
-        answer.passages, answer.citations, answer.findings, answer.grounded = passages, citations, [], True
-        answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
-        answer.replaced = bool(stream.shown)
-        yield text
-        yield finish(text)
-        return
     if uses_llm:
         try:
+            if settings.prompt_mode == "evidence":
+                text = yield from _evidence_answer(standalone, passages, language, settings, answer, stream)
+                answer.replaced = text != stream.shown
+                yield finish(text)
+                return
             text = yield from _generate(standalone, passages, language, settings, answer, started)
             if text is not None:
                 yield finish(text)
@@ -361,6 +347,7 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
     text, citations = extractive_answer(standalone, passages, language, settings)
     answer.passages, answer.citations = passages, citations
     answer.grounded, answer.findings = True, []
+    answer.replaced = bool(stream.shown)  # an evidence answer broke off mid-stream: the quotes replace it
     answer.timings.setdefault("first_token_s", round(time.perf_counter() - started, 3))
     yield text
     yield finish(text)
