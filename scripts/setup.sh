@@ -21,6 +21,12 @@ if [ "${1:-}" = "--test" ]; then
 else
   .venv/bin/pip install -q -e . 2>&1 | grep -v "is ignored: it is neither" || true
 fi
+if [ ! -f /usr/share/dictd/freedict-eng-ara.index ]; then
+  # optional (GPL word list): English questions reach the Arabic BM25 index and the refusal decision through it
+  echo "==> installing the FreeDict English-Arabic word list (optional)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq dict-freedict-eng-ara >/dev/null; } || echo "   (not installed: English retrieval uses the dense route only)"
+fi
 .venv/bin/python -c "import torch, sentence_transformers, faiss" || { echo "installation failed" >&2; exit 1; }
 echo "==> provisioning models (skipped when already verified)"
 .venv/bin/rag models
