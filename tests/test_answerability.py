@@ -1,13 +1,11 @@
 """Refusing from two signals (rag.answerability) on the real seed index."""
 import pytest
 
-from rag import answerability
+from rag import answerability, lexical
 from rag.answer import ask
 from rag.service import get_retriever
 
 pytestmark = pytest.mark.slow
-
-from rag import lexical
 
 HAS_FREEDICT = bool(lexical.english_arabic_dictionary())
 NEEDS_DICTIONARY = pytest.mark.skipif(not HAS_FREEDICT, reason="English words reach the Arabic text through dict-freedict-eng-ara")
