@@ -47,14 +47,21 @@ def numbers_in(text: str) -> set[str]:
     return {n.replace(",", "").rstrip(".") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
 
 
+# Every Arabic month name (Levantine and standard) → English, and where one stands as a whole word: a
+# clitic و/ب/ل/ف may precede it, nothing may follow (آب is also the start of الآباء).
+ARABIC_MONTHS = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
+_ARABIC_MONTH_RE = re.compile(r"(?<![\w])[وبلف]?(" + "|".join(sorted(map(re.escape, ARABIC_MONTHS), key=len, reverse=True)) + r")(?![\w])")
+_ENGLISH_MONTH_RE = re.compile(r"\b(" + "|".join(ENGLISH_MONTHS) + r")\b")  # capitalised only: "may have" names no month
+
+
+def arabic_months(text: str) -> list[tuple[str, str]]:
+    """``(arabic name, English name)`` of each month named in ``text``, in order, once each."""
+    return list(dict.fromkeys((m.group(1), ARABIC_MONTHS[m.group(1)]) for m in _ARABIC_MONTH_RE.finditer(text)))
+
+
 def months_in(text: str) -> set[str]:
     """English names of the months mentioned in ``text`` (Arabic Levantine, standard or English)."""
-    # Whole words only (آب is also the start of الآباء), a clitic و/ب/ل/ف allowed; English month names
-    # capitalised only ("the president may have…" names no month).
-    arabic = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
-    found = {en for ar, en in arabic.items() if re.search(rf"(?<![\w])[وبلف]?{ar}(?![\w])", text)}
-    found |= {m for m in ENGLISH_MONTHS if re.search(rf"\b{m}\b", text)}
-    return found
+    return {en for _, en in arabic_months(text)} | set(_ENGLISH_MONTH_RE.findall(text))
 
 
 def sentences(text: str) -> list[str]:

@@ -322,7 +322,9 @@ def check_translation(arabic: str, english: str, embedder: Embedder | None = Non
     out += [Finding("translation_" + f.code, f.message) for f in check_negation(english, arabic, whole=True)]
     out += [Finding("translation_" + f.code, f.message) for f in check_names(english, arabic, embedder)]
     if embedder is not None:
-        a, e = embedder.embed([arabic], "document")[0], embedder.embed([english], "query")[0]
+        from rag.extractive import embed_sentences  # the evidence sentence's vector is cached from selection
+
+        a, e = embed_sentences(embedder, [arabic])[0], embedder.embed([english], "query")[0]
         similarity = float(a @ e)
         if similarity < MIN_TRANSLATION_SIMILARITY:
             out.append(Finding("translation_far", f"the translation is far in meaning from the Arabic sentence (similarity {similarity:.2f})"))

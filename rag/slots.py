@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer_text import LEVANTINE_MONTHS, STANDARD_MONTHS, ascii_digits
+from rag.answer_text import ARABIC_MONTHS, ascii_digits
 
 _DATE_EN = re.compile(r"^\s*(when\b|(in|on|by|since|until)?\s*(what|which)\s+(year|date|day|month|time)\b)", re.I)
 _NUMBER_EN = re.compile(r"\b(how\s+(many|much|long|old|far)|what\s+(number|percentage|percent|share|amount)|what\s+is\s+the\s+(number|total|size))\b", re.I)
@@ -35,8 +35,7 @@ _WORD_NUMBERS = {
     "عشر": 10, "عشرة": 10, "عشرين": 20, "عشرون": 20, "ثلاثين": 30, "ثلاثون": 30, "أربعين": 40, "أربعون": 40,
     "خمسين": 50, "خمسون": 50, "مئة": 100, "مائة": 100, "ألفين": 2000,
 }
-_MONTHS = {**{k: v[1] for k, v in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
-_MONTH_ALT = "|".join(sorted(map(re.escape, _MONTHS), key=len, reverse=True))
+_MONTH_ALT = "|".join(sorted(map(re.escape, ARABIC_MONTHS), key=len, reverse=True))
 _DATE = re.compile(rf"(?:(?P<day>\d{{1,2}})\s+)?(?<![\w])[وبلف]?(?P<month>{_MONTH_ALT})(?![\w])(?:\s*/\s*(?:{_MONTH_ALT}))?(?:\s+(?:عام|سنة)?\s*(?P<year>\d{{4}}))?"  # noqa: E501
                    rf"|(?:عام|سنة|العام)\s+(?P<year2>\d{{4}})|(?<!\d)(?P<year3>(?:19|20)\d{{2}})(?!\d)")
 _NUMBER = re.compile(r"(?<![\d.,])(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>مليون|ملايين|مليار|مليارات|ألف|آلاف|الف|بالمئة|بالمائة|في المئة|في المائة|%)?")
@@ -57,7 +56,7 @@ def _dates(text: str, language: str) -> list[str]:
     out = []
     for m in _DATE.finditer(text):
         if m.group("month"):
-            month = _MONTHS[m.group("month")] if language == "en" else m.group("month")
+            month = ARABIC_MONTHS[m.group("month")] if language == "en" else m.group("month")
             parts = [m.group("day"), month, m.group("year")]
             out.append(" ".join(p for p in parts if p))
         else:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from index.settings import Settings
 from rag import backends
-from rag.answer_text import LEVANTINE_MONTHS, STANDARD_MONTHS, ascii_digits
+from rag.answer_text import arabic_months, ascii_digits
 from rag.glossary import hints
 from rag.language import arabic_ratio
 from rag.prompt import neutralize
@@ -42,9 +42,7 @@ MT_LABEL = {"en": "machine translation from Arabic"}
 def prepare(sentence: str) -> str:
     """The sentence as the model sees it: ASCII digits, then a line naming its months and hard names in English."""
     sentence = neutralize(ascii_digits(" ".join(sentence.split())))
-    months = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
-    names = [f"{ar} = {en}" for ar, en in months.items() if re.search(rf"(?<![\w]){ar}(?![\w])", sentence)]
-    names += hints(sentence)
+    names = [f"{ar} = {en}" for ar, en in arabic_months(sentence)] + hints(sentence)
     return sentence + (f"\nNames: {'; '.join(dict.fromkeys(names))}" if names else "")
 
 
