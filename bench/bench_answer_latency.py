@@ -17,9 +17,9 @@ from pathlib import Path
 
 from common import ROOT, report
 
-from index.settings import Settings
 from rag.answer import ask
 from rag.evaluation.report import load_questions
+from ui.settings import Settings
 
 MODES = ("focused", "evidence")
 

@@ -18,11 +18,11 @@ from pathlib import Path
 
 from common import ROOT, report
 
-from index.settings import Settings
 from rag import answerability
 from rag.evaluation.report import load_questions
 from rag.evaluation.xquad_answers import SAMPLE_SEED, load_pairs, sample, xquad_index
 from rag.service import get_retriever
+from ui.settings import Settings
 
 XQUAD = ROOT.parent / "shared" / "benchmarks" / "xquad"
 

@@ -18,7 +18,7 @@ import httpx
 from common import ROOT, percentiles, report
 
 sys.path.insert(0, str(ROOT))
-from index.settings import Settings  # noqa: E402
+from ui.settings import Settings  # noqa: E402
 from tests.servers import ServeProcess  # noqa: E402
 
 QUESTIONS = ["من هو وزير الخارجية العراقي الذي التقى بلينكن؟", "How many American soldiers are deployed in Iraq?",

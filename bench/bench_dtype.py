@@ -16,8 +16,8 @@ from pathlib import Path
 from common import ROOT, percentiles, report
 
 from index.embedder import SentenceTransformerEmbedder
-from index.settings import Settings
 from rag.evaluation import xquad
+from ui.settings import Settings
 
 
 def timings(emb: SentenceTransformerEmbedder, questions: list[str], rounds: int = 40) -> dict:

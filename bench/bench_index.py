@@ -14,8 +14,8 @@ from common import ROOT, peak_rss_mb, report, timed
 
 from index.build import build_index, load_documents, make_chunker
 from index.embedder import SentenceTransformerEmbedder
-from index.settings import Settings
 from index.store import IndexStore
+from ui.settings import Settings
 
 
 def main() -> None:

@@ -19,12 +19,12 @@ import numpy as np
 from common import ROOT, percentiles, report
 
 from index.build import build_index
-from index.settings import Settings
 from index.store import IndexStore, Manifest, faiss_index
 from rag.evaluation import xquad
 from rag.evaluation.report import load_questions
 from rag.evaluation.retrieval import evaluate_retrieval
 from rag.retrieval import BRIDGE, LEXICAL_WEIGHT, Retriever
+from ui.settings import Settings
 
 ROUTES = {
     "dense": ("dense", ()),

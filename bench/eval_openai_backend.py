@@ -13,10 +13,10 @@ import json
 
 from common import RESULTS, ROOT
 
-from index.settings import Settings
 from rag.evaluation import answers
 from rag.evaluation.report import load_questions, table
 from rag.llm import LocalServer
+from ui.settings import Settings
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ chunks whose text changed, and a removed file's chunks disappear.
 
 Example::
 
-    >>> report = build_index(Path("seeds"), Settings.load())
+    >>> report = build_index(Path("seeds"), IndexSettings.load())
     >>> report.documents, report.chunks
     (5, 102)
 """
@@ -24,7 +24,7 @@ from index.clean import clean_page
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import CorpusError, IndexMismatchError
 from index.loader import Skipped, read_corpus
-from index.settings import Settings
+from index.settings import IndexSettings
 from index.store import FORMAT_VERSION, IndexStore, Manifest, build_lock, read_manifest, write_atomic
 from index.types import Document
 
@@ -75,7 +75,7 @@ def load_documents(root: Path) -> tuple[list[Document], list[Skipped]]:
     return docs, skipped
 
 
-def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
+def make_chunker(settings: IndexSettings, embedder: Embedder) -> Chunker:
     """The chunker for ``settings``, bounded by the embedder's own tokenizer when it has one."""
     model_tokens = getattr(embedder, "count_tokens", None)
     model_max = getattr(embedder, "max_tokens", None)
@@ -84,7 +84,7 @@ def make_chunker(settings: Settings, embedder: Embedder) -> Chunker:
 
 def build_index(
     root: Path,
-    settings: Settings,
+    settings: IndexSettings,
     embedder: Embedder | None = None,
     rebuild: bool = False,
 ) -> BuildReport:

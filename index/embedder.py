@@ -7,7 +7,7 @@ sentence-transformers id that is already in the local cache (no hub is reachable
 
 Example::
 
-    >>> emb = SentenceTransformerEmbedder.from_settings(Settings.load())
+    >>> emb = SentenceTransformerEmbedder.from_settings(IndexSettings.load())
     >>> emb.embed(["ما هو الحوار الاستراتيجي؟"], "query").shape
     (1, 768)
 """
@@ -26,7 +26,7 @@ import numpy as np
 
 from index import models
 from index.errors import ModelMissingError
-from index.settings import Settings
+from index.settings import IndexSettings
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class SentenceTransformerEmbedder:
         self._queries = _QueryBatcher(self._encode)
 
     @classmethod
-    def from_settings(cls, settings: Settings, show_progress: bool = True) -> "SentenceTransformerEmbedder":
+    def from_settings(cls, settings: IndexSettings, show_progress: bool = True) -> "SentenceTransformerEmbedder":
         location = resolve_model(settings.embedding_model, settings.models_dir)
         return cls(settings.embedding_model, location, settings.embed_batch_size, show_progress, settings.embed_dtype)
 

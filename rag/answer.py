@@ -32,16 +32,18 @@ from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from typing import Any
 
-from index.errors import InputError, RagError
-from index.settings import Settings
+from index.errors import RagError
 from rag import answerability, backends, slots
 from rag.answer_text import CITATION
 from rag.checks import check_answer, check_translation, is_injection, is_refusal
+from rag.errors import InputError
 from rag.extractive import Sentence, select_sentences
 from rag.language import detect_language
 from rag.lc_retriever import PassageRetriever, to_passage
 from rag.prompt import NOT_FOUND, answer_line_messages, build_messages, rewrite_messages
-from rag.service import check_question, default_settings, get_retriever
+from rag.questions import check_question
+from rag.service import default_settings, get_retriever
+from rag.settings import RagSettings
 from rag.thresholds import EVIDENCE_MARGIN, EVIDENCE_SENTENCES
 from rag.translate import clean as clean_translation
 from rag.translate import translate_stream
@@ -93,7 +95,7 @@ def _rule_rewrite(question: str, history: list[tuple[str, str]]) -> str:
     return f"{previous} {question}".strip() if previous else question
 
 
-def _llm_rewrite(question: str, history: list[tuple[str, str]], language: str, settings: Settings) -> str:
+def _llm_rewrite(question: str, history: list[tuple[str, str]], language: str, settings: RagSettings) -> str:
     from rag.llm import chat_model
 
     try:
@@ -107,7 +109,7 @@ def _llm_rewrite(question: str, history: list[tuple[str, str]], language: str, s
     return text
 
 
-def extractive_answer(question: str, passages: list[Passage], language: str, settings: Settings) -> tuple[str, list[Citation]]:
+def extractive_answer(question: str, passages: list[Passage], language: str, settings: RagSettings) -> tuple[str, list[Citation]]:
     """Quote the sentences that best answer ``question``, each cited ``[n]`` by its passage, after the
     asked-for date or number when code can tell it. An English reader is told the quotes are the
     Arabic originals: there is no model to translate them."""
@@ -120,7 +122,7 @@ def extractive_answer(question: str, passages: list[Passage], language: str, set
     return (f"{lead}\n\n" if lead else "") + f"{head} {quotes}", _citations(picked, passages)
 
 
-def _focused(question: str, passages: list[Passage], settings: Settings) -> list[Passage]:
+def _focused(question: str, passages: list[Passage], settings: RagSettings) -> list[Passage]:
     """Step one of the two-step answer: only the selected sentences of each passage, in order."""
     picked = select_sentences(question, passages, get_retriever(settings).embedder, max_sentences=3, margin=0.2)
     out = []
@@ -131,7 +133,7 @@ def _focused(question: str, passages: list[Passage], settings: Settings) -> list
     return out or passages[:2]
 
 
-def _evidence(question: str, passages: list[Passage], settings: Settings) -> list[Sentence]:
+def _evidence(question: str, passages: list[Passage], settings: RagSettings) -> list[Sentence]:
     """The one or two sentences an answer is built on, in passage order."""
     picked = select_sentences(question, passages, get_retriever(settings).embedder,
                               max_sentences=EVIDENCE_SENTENCES, margin=EVIDENCE_MARGIN)
@@ -177,7 +179,7 @@ class _Stream:
         return piece
 
 
-def _evidence_answer(question: str, passages: list[Passage], language: str, settings: Settings, answer: Answer,
+def _evidence_answer(question: str, passages: list[Passage], language: str, settings: RagSettings, answer: Answer,
                      stream: _Stream) -> Iterator[str]:
     """The evidence answer (see the module doc); yields text, fills ``answer``; LLM errors propagate."""
     embedder = get_retriever(settings).embedder
@@ -227,7 +229,7 @@ def _evidence_answer(question: str, passages: list[Passage], language: str, sett
     return text
 
 
-def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage], settings: Settings, stream: _Stream,
+def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage], settings: RagSettings, stream: _Stream,
                  findings: list[Finding], head: str) -> Iterator[str]:
     """An Arabic reader's one-sentence answer, written by the model from the evidence sentences only.
 
@@ -272,7 +274,7 @@ def ask(question: str, history: HistoryLike = None, **options: Any) -> Answer:
 
 
 def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None = None, backend: str | None = None,
-               settings: Settings | None = None) -> Iterator[str | Answer]:
+               settings: RagSettings | None = None) -> Iterator[str | Answer]:
     """Yield pieces of the answer text as they are generated, then the complete ``Answer``.
 
     Options: ``top_k`` passages to retrieve, ``backend`` ("local", "openai", "extractive"),
@@ -353,7 +355,7 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
     yield finish(text)
 
 
-def _generate(question: str, passages: list[Passage], language: str, settings: Settings, answer: Answer, started: float):
+def _generate(question: str, passages: list[Passage], language: str, settings: RagSettings, answer: Answer, started: float):
     """Stream the LLM answer; returns the final text, or None to fall back to extractive.
 
     Text that could still become the "not found" sentence is held back, so that when the model

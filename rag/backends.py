@@ -14,10 +14,12 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from index.errors import InputError
-from index.settings import Settings
+from rag.errors import InputError
+
+if TYPE_CHECKING:  # annotations only: rag.settings checks backend names against this registry
+    from rag.settings import RagSettings
 
 
 class Backend(Protocol):
@@ -25,7 +27,7 @@ class Backend(Protocol):
     description: str
     uses_llm: bool
 
-    def chat_model(self, settings: Settings, max_tokens: int | None = None, temperature: float = 0.0) -> Any | None: ...
+    def chat_model(self, settings: RagSettings, max_tokens: int | None = None, temperature: float = 0.0) -> Any | None: ...
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class _OpenAICompatible:
     description: str
     uses_llm: bool = True
 
-    def chat_model(self, settings: Settings, max_tokens: int | None = None, temperature: float = 0.0) -> Any:
+    def chat_model(self, settings: RagSettings, max_tokens: int | None = None, temperature: float = 0.0) -> Any:
         from rag.llm import chat_model
 
         return chat_model(settings.replace(backend=self.name), max_tokens=max_tokens, temperature=temperature)
@@ -48,7 +50,7 @@ class _Extractive:
     description: str = "no LLM: quotes the sentences that answer (English readers get no translation)"
     uses_llm: bool = False
 
-    def chat_model(self, settings: Settings, max_tokens: int | None = None, temperature: float = 0.0) -> None:
+    def chat_model(self, settings: RagSettings, max_tokens: int | None = None, temperature: float = 0.0) -> None:
         return None
 
 

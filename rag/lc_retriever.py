@@ -2,7 +2,7 @@
 
 Example::
 
-    >>> retriever = PassageRetriever(settings=Settings.load(), top_k=4)
+    >>> retriever = PassageRetriever(settings=RagSettings.load(), top_k=4)
     >>> docs = retriever.invoke("Who met Blinken?")
     >>> docs[0].metadata["title"], docs[0].metadata["score"]
 """
@@ -14,7 +14,7 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from index.settings import Settings
+from rag.settings import RagSettings
 from rag.types import Passage
 
 
@@ -36,5 +36,5 @@ class PassageRetriever(BaseRetriever):
     def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
         from rag.service import search
 
-        settings: Settings | None = self.settings
+        settings: RagSettings | None = self.settings
         return [to_document(p) for p in search(query, self.top_k, self.mode, settings)]

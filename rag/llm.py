@@ -8,7 +8,7 @@ LM Studio or OpenAI itself. (The third backend, extractive, needs no LLM: see
 
 Example::
 
-    >>> chat = chat_model(Settings.load(backend="openai", openai_base_url="http://127.0.0.1:11434/v1"))
+    >>> chat = chat_model(RagSettings.load(backend="openai", openai_base_url="http://127.0.0.1:11434/v1"))
     >>> chat.invoke("Say hi").content
 """
 from __future__ import annotations
@@ -21,10 +21,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from index import models
-from index.errors import BackendError, ModelMissingError
-from index.settings import Settings
+from index.errors import ModelMissingError
+from rag.errors import BackendError
+
+if TYPE_CHECKING:  # annotations only: rag.settings checks backend names against this registry
+    from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ class LocalServer:
         log.info("local LLM listening on %s", self.base_url)
 
     @classmethod
-    def get(cls, settings: Settings) -> "LocalServer":
+    def get(cls, settings: RagSettings) -> "LocalServer":
         """Start the server on first use; later calls get the same one."""
         with cls._lock:
             if cls._instance is None:
@@ -79,7 +83,7 @@ class LocalServer:
                 cls._instance = None
 
 
-def chat_model(settings: Settings, max_tokens: int | None = None, temperature: float = 0.0):
+def chat_model(settings: RagSettings, max_tokens: int | None = None, temperature: float = 0.0):
     """A ``ChatOpenAI`` for the configured backend (``local`` starts the embedded server)."""
     from langchain_openai import ChatOpenAI
 

@@ -22,12 +22,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from index.settings import Settings
 from rag import backends
 from rag.answer_text import arabic_months, ascii_digits
 from rag.glossary import hints
 from rag.language import arabic_ratio
 from rag.prompt import neutralize
+from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class _Cache:
         self._data: dict[str, str] = {}
         self._loaded: set[Path] = set()
 
-    def _file(self, settings: Settings) -> Path:
+    def _file(self, settings: RagSettings) -> Path:
         return settings.home / "cache" / "translations.jsonl"
 
     def _load(self, path: Path) -> None:
@@ -80,12 +80,12 @@ class _Cache:
             except (json.JSONDecodeError, KeyError, TypeError):
                 continue  # a torn last line after a crash loses one translation, nothing else
 
-    def get(self, key: str, settings: Settings) -> str | None:
+    def get(self, key: str, settings: RagSettings) -> str | None:
         with self._lock:
             self._load(self._file(settings))
             return self._data.get(key)
 
-    def put(self, key: str, text: str, settings: Settings) -> None:
+    def put(self, key: str, text: str, settings: RagSettings) -> None:
         with self._lock:
             self._data[key] = text
             path = self._file(settings)
@@ -100,11 +100,11 @@ class _Cache:
 CACHE = _Cache()
 
 
-def _model_id(settings: Settings) -> str:
+def _model_id(settings: RagSettings) -> str:
     return f"{settings.backend}:{settings.llm_model if settings.backend == 'local' else settings.openai_base_url + '/' + settings.openai_model}"
 
 
-def translate_stream(sentence: str, settings: Settings) -> Iterator[str]:
+def translate_stream(sentence: str, settings: RagSettings) -> Iterator[str]:
     """Yield the English translation of one Arabic ``sentence`` as it is written (cached: at once).
 
     Raises whatever the backend raises when it cannot be reached; the caller decides the fallback.
@@ -138,6 +138,6 @@ def translate_stream(sentence: str, settings: Settings) -> Iterator[str]:
         CACHE.put(key, final, settings)
 
 
-def translate(sentence: str, settings: Settings) -> str:
+def translate(sentence: str, settings: RagSettings) -> str:
     """The cleaned English translation of one Arabic ``sentence``."""
     return clean("".join(translate_stream(sentence, settings)))

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.settings import Settings
+from ui.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
@@ -69,7 +69,7 @@ def seed_index(real_settings: Settings) -> Settings:
     from index.build import build_index
     from rag import service
 
-    build_index(SEEDS, real_settings, service._embedder(real_settings))
+    build_index(SEEDS, real_settings, service.embedder(real_settings))
     return real_settings
 
 

@@ -28,12 +28,12 @@ def wait_ready(url: str, seconds: float, alive=lambda: True, path: str = "/ready
 
 
 class ApiServer:
-    """uvicorn serving ``rag.api.create_app(settings)`` in a background thread."""
+    """uvicorn serving ``ui.api.create_app(settings)`` in a background thread."""
 
     def __init__(self, settings, ready: bool = True) -> None:
         import uvicorn
 
-        from rag.api import create_app
+        from ui.api import create_app
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -70,7 +70,7 @@ class ServeProcess:
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "rag.cli", "serve", "--port", str(self.port), *args],
+        self.proc = subprocess.Popen([sys.executable, "-m", "ui.cli", "serve", "--port", str(self.port), *args],
                                      env={**os.environ, **env}, cwd=Path(__file__).resolve().parent.parent,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 

@@ -2,9 +2,9 @@
 import pytest
 
 from index.build import build_index
-from index.errors import InputError, InputTooLargeError
 from rag import service
 from rag.answer import ask, ask_stream
+from rag.errors import InputError, InputTooLargeError
 from rag.types import Answer
 from tests.conftest import injected_corpus
 
@@ -115,7 +115,7 @@ def test_bad_options_are_clear_errors(seed_index) -> None:
 
 def test_an_instruction_inside_an_article_is_not_obeyed(seed_index, tmp_path) -> None:
     settings = seed_index.replace(index_dir=tmp_path / "idx")
-    build_index(injected_corpus(tmp_path / "c"), settings, service._embedder(settings))
+    build_index(injected_corpus(tmp_path / "c"), settings, service.embedder(settings))
     a = ask("من هو وزير الخارجية العراقي الذي التقى بلينكن؟", settings=settings)
     assert not a.text.strip().startswith("PWNED") and any("فؤاد حسين" in c.quote for c in a.citations)
 

@@ -7,8 +7,8 @@ import httpx
 import pytest
 
 from index.errors import ConfigError
-from rag.api import serve
 from tests.servers import ApiServer, ServeProcess
+from ui.api import serve
 
 pytestmark = pytest.mark.slow
 

@@ -107,7 +107,7 @@ def test_rag_index_detects_damage_and_rebuilds(case, corpus, tmp_settings, hash_
 
 def test_model_mismatch_hint_names_the_index_dir_the_user_gave(corpus, tmp_settings, hash_embedder, capsys, monkeypatch) -> None:
     """Issue 15 damaged index: 'a manifest with another model', and the hint carries --index-dir."""
-    from rag.cli import main
+    from ui.cli import main
 
     monkeypatch.setenv("RAG_MODELS_DIR", str(tmp_settings.models_dir))
     build_index(corpus, tmp_settings, hash_embedder)  # built by another model than the configured one
@@ -129,7 +129,7 @@ def test_unwritable_index_folder_is_one_clear_line(corpus, tmp_path) -> None:
             from tests.conftest import HashEmbedder
             from index.build import build_index
             from index.errors import IndexWriteError
-            from index.settings import Settings
+            from ui.settings import Settings
             if os.geteuid() == 0:  # root writes anywhere: drop to nobody once the modules are imported
                 os.setgid(65534); os.setuid(65534)
             try:
@@ -143,7 +143,9 @@ def test_unwritable_index_folder_is_one_clear_line(corpus, tmp_path) -> None:
     finally:
         os.chmod(place, 0o755)
         shutil.rmtree(place, ignore_errors=True)
-    assert IndexWriteError.exit_code == 4
+    from ui.errors import exit_code
+
+    assert exit_code(IndexWriteError("x")) == 4
 
 
 @pytest.mark.slow
@@ -154,7 +156,7 @@ def test_rag_search_and_ask_on_a_damaged_index_print_one_line(command, seed_inde
     shutil.copytree(seed_index.index_dir, index)
     _truncate("vectors.npy")(index)
     env = {**os.environ, "RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir)}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", *command, "--index-dir", str(index)],
+    out = subprocess.run([sys.executable, "-m", "ui.cli", *command, "--index-dir", str(index)],
                          capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     lines = [line for line in out.stderr.splitlines() if line.startswith("error:")]
     assert out.returncode == 4 and "Traceback" not in out.stderr, out.stderr
@@ -190,7 +192,7 @@ def test_serve_reports_a_damaged_index_and_recovers_after_a_rebuild(seed_index, 
         poller = threading.Thread(target=poll)
         poller.start()
         try:
-            build_index(SEEDS, settings, service._embedder(settings))  # what `rag index --rebuild` does
+            build_index(SEEDS, settings, service.embedder(settings))  # what `rag index --rebuild` does
             deadline = time.time() + 30
             while httpx.get(server.url + "/readyz", timeout=30).status_code != 200 and time.time() < deadline:
                 time.sleep(0.2)

@@ -22,7 +22,7 @@ QUESTIONS = [
 
 def rag(seed_index, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir)}
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from index.errors import ConfigError
-from index.settings import Settings
 from tests.conftest import ROOT
 from tests.servers import ApiServer, SlowStreamLLM
+from ui.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -93,7 +93,7 @@ def test_item1_the_query_batcher_isolates_a_failing_text(seed_index) -> None:
     """Item 1: one bad text in the shared embedding batch failed every request batched with it."""
     from rag import service
 
-    embedder = service._embedder(seed_index)
+    embedder = service.embedder(seed_index)
     batch = [("Who met Blinken?", {}), ("\ud800", {}), ("كم عدد الجنود الأمريكيين في العراق؟", {})]
     embedder._queries._run(batch)  # one forward pass over the three, as concurrent requests share it
     assert "vector" in batch[0][1] and "vector" in batch[2][1]
@@ -106,7 +106,7 @@ def test_item1_the_query_batcher_isolates_a_failing_text(seed_index) -> None:
 def test_item1_cli_rejects_undecodable_arguments_with_one_line(seed_index, command) -> None:
     """Item 1: `rag ask $'\\xff\\xfe'` printed a traceback."""
     env = {**os.environ, "RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir), "RAG_BACKEND": "extractive"}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", command, b"\xff\xfe"], capture_output=True, env=env, cwd=ROOT, timeout=300)
+    out = subprocess.run([sys.executable, "-m", "ui.cli", command, b"\xff\xfe"], capture_output=True, env=env, cwd=ROOT, timeout=300)
     err = out.stderr.decode("utf-8", "replace")
     assert out.returncode == 2 and "Traceback" not in err, err
     assert err.strip().splitlines()[-1].startswith("error: the ") and "not valid Unicode" in err
@@ -153,7 +153,7 @@ def test_item4_clients_get_only_the_backends_the_server_allows(api, seed_index) 
     ids = [m["id"] for m in httpx.get(api.url + "/v1/models").json()["data"]]
     assert ids == ["arabic-news-rag", "arabic-news-rag-extractive"]
     assert httpx.post(api.url + "/v1/ask", json={"question": QUESTION, "backend": "extractive"}, timeout=60).status_code == 200
-    from rag.api import create_app, model_backends
+    from ui.api import create_app, model_backends
 
     assert set(model_backends(seed_index.replace(allowed_backends="openai, extractive"))) == {
         "arabic-news-rag", "arabic-news-rag-extractive", "arabic-news-rag-openai"}
@@ -329,13 +329,13 @@ def test_item11_bad_settings_are_refused_at_start_naming_setting_and_range(monke
 def test_item11_rag_serve_refuses_a_port_out_of_range(seed_index) -> None:
     """Item 11: a port of 99999 gave a traceback."""
     env = {**os.environ, "RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir)}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "serve", "--port", "99999"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "serve", "--port", "99999"], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert out.returncode == 2 and "between 1 and 65535" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "serve"], capture_output=True, text=True, timeout=120, cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "serve"], capture_output=True, text=True, timeout=120, cwd=ROOT,
                          env={**env, "RAG_MAX_CONCURRENT": "0"})
     assert out.returncode == 2 and out.stderr.strip() == "error: setting max_concurrent must be between 1 and 4096, got 0 " \
         "(from RAG_MAX_CONCURRENT, the config file or an option)"
-    from rag.api import serve
+    from ui.api import serve
 
     with pytest.raises(ConfigError, match="65535"):
         serve(seed_index, port=99999)

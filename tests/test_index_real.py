@@ -45,11 +45,11 @@ def test_index_manifest_names_the_real_model(seed_index) -> None:
 
 def test_cli_search_prints_passages_in_both_languages(seed_index) -> None:
     env = {**os.environ, "RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir)}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "search", "من هو وزير الخارجية العراقي؟", "-k", "2"],
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "search", "من هو وزير الخارجية العراقي؟", "-k", "2"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "[1] score" in out.stdout and "فؤاد حسين" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "search", "Who did Blinken meet in Washington?", "--json", "-k", "2"],
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "search", "Who did Blinken meet in Washington?", "--json", "-k", "2"],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     data = json.loads(out.stdout)
     assert 1 <= len(data) <= 2 and {"title", "source", "score", "start", "end"} <= set(data[0])
@@ -58,7 +58,7 @@ def test_cli_search_prints_passages_in_both_languages(seed_index) -> None:
 
 def test_cli_index_reports_what_it_did(seed_index) -> None:
     env = {**os.environ, "RAG_HOME": str(seed_index.home), "RAG_MODELS_DIR": str(seed_index.models_dir)}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(ROOT / "seeds")],
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", str(ROOT / "seeds")],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     # five pages, six articles: page 002 holds two
@@ -67,7 +67,7 @@ def test_cli_index_reports_what_it_did(seed_index) -> None:
 
 def test_cli_errors_are_messages_not_tracebacks(tmp_path) -> None:
     env = {**os.environ, "RAG_HOME": str(tmp_path), "RAG_MODELS_DIR": str(tmp_path / "m")}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "search", "x"], capture_output=True, text=True, env=env, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "search", "x"], capture_output=True, text=True, env=env, cwd=ROOT)
     assert out.returncode == 3 and "run: rag models" in out.stderr and "Traceback" not in out.stderr
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "index", str(tmp_path / "nowhere")], capture_output=True, text=True, env=env, cwd=ROOT)
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "index", str(tmp_path / "nowhere")], capture_output=True, text=True, env=env, cwd=ROOT)
     assert out.returncode != 0 and "error:" in out.stderr and "Traceback" not in out.stderr

@@ -106,7 +106,7 @@ def _rag(*args: str, home: Path) -> subprocess.CompletedProcess:
     from tests.conftest import MODELS_DIR, ROOT
 
     env = {**os.environ, "RAG_HOME": str(home), "RAG_MODELS_DIR": str(MODELS_DIR)}
-    return subprocess.run([sys.executable, "-m", "rag.cli", *args], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
+    return subprocess.run([sys.executable, "-m", "ui.cli", *args], capture_output=True, text=True, timeout=600, env=env, cwd=ROOT)
 
 
 @pytest.mark.slow  # starts `rag index` as its own process (imports torch): ~3.5 s

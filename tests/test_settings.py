@@ -4,7 +4,7 @@ import os
 import pytest
 
 from index.errors import ConfigError
-from index.settings import Settings
+from ui.settings import Settings
 
 
 def _clear_rag_env(monkeypatch) -> None:

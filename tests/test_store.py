@@ -100,7 +100,7 @@ def test_killed_build_leaves_the_previous_index_usable(corpus, tmp_settings, has
         sys.path[:0] = [{str(ROOT)!r}]
         from tests.conftest import HashEmbedder
         from index.build import build_index
-        from index.settings import Settings
+        from ui.settings import Settings
         class Slow(HashEmbedder):
             def embed(self, texts, kind):
                 print("embedding", flush=True)

@@ -1,7 +1,7 @@
 """Sentence translation (rag.translate) against a scripted OpenAI-compatible endpoint on loopback (fast)."""
-from index.settings import Settings
 from rag.translate import prepare, translate
 from tests.servers import ScriptedLLM
+from ui.settings import Settings
 
 
 def test_what_the_model_misreads_is_written_out_before_it_translates() -> None:

@@ -14,7 +14,7 @@ ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--
 
 @pytest.fixture(scope="module")
 def app_url(seed_index):
-    from ui.app import launch
+    from ui.chat import launch
 
     port = free_port()
     app = launch(seed_index, "127.0.0.1", port, block=False)
@@ -88,7 +88,7 @@ def test_phone_width_and_refusal(app_url, browser, artifacts) -> None:
 
 def test_the_real_local_model_answers_in_the_page(seed_index, browser, artifacts) -> None:
     from rag.llm import LocalServer
-    from ui.app import launch
+    from ui.chat import launch
 
     port = free_port()
     app = launch(seed_index.replace(backend="local"), "127.0.0.1", port, block=False)

@@ -20,7 +20,7 @@ def _listening(port: int) -> bool:
 
 def test_item3_ui_refuses_a_network_bind_without_a_token(tmp_settings) -> None:
     """Item 3: `rag chat --host 0.0.0.0` served the UI to the network with no credential."""
-    from ui.app import launch
+    from ui.chat import launch
 
     port = free_port()
     with pytest.raises(ConfigError, match="RAG_API_TOKEN.*--insecure-no-auth"):
@@ -31,7 +31,7 @@ def test_item3_ui_refuses_a_network_bind_without_a_token(tmp_settings) -> None:
 def test_item3_rag_chat_refuses_before_indexing_anything(tmp_path) -> None:
     """Item 3: the CLI says so at once, naming the token and the override."""
     env = {**os.environ, "RAG_HOME": str(tmp_path), "RAG_API_TOKEN": ""}
-    out = subprocess.run([sys.executable, "-m", "rag.cli", "chat", "--host", "0.0.0.0", "--port", str(free_port())],
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "chat", "--host", "0.0.0.0", "--port", str(free_port())],
                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
     assert out.returncode == 2 and "refusing to listen on 0.0.0.0 without a token" in out.stderr
     assert "--insecure-no-auth" in out.stderr and not (tmp_path / "index").exists()
@@ -39,7 +39,7 @@ def test_item3_rag_chat_refuses_before_indexing_anything(tmp_path) -> None:
 
 def test_item3_the_override_is_explicit_and_loud(tmp_settings, caplog) -> None:
     """Item 3: only the named flag lifts the rule, with a warning."""
-    from rag.api import require_token_off_loopback
+    from ui.security import require_token_off_loopback
 
     with caplog.at_level(logging.WARNING):
         require_token_off_loopback(tmp_settings, "0.0.0.0", "the chat UI", "--insecure-no-auth", overridden=True)
@@ -50,7 +50,7 @@ def test_item3_the_override_is_explicit_and_loud(tmp_settings, caplog) -> None:
 @pytest.mark.slow
 def test_item3_with_a_token_the_ui_asks_for_it(seed_index) -> None:
     """Item 3: with the token set, the page and its API want it as the password (checked on loopback)."""
-    from ui.app import launch
+    from ui.chat import launch
 
     port = free_port()
     app = launch(seed_index.replace(api_token="t0ken-for-ui"), "127.0.0.1", port, block=False)

@@ -1,6 +1,6 @@
 """The UI's HTML rendering: direction, citation links, warnings and notices (fast, no browser)."""
 from rag.types import Answer, Citation, Finding, Passage
-from ui.app import link_citations, render_answer, render_sources, wrap
+from ui.chat import link_citations, render_answer, render_sources, wrap
 
 
 def test_direction_follows_the_language() -> None:

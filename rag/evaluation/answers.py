@@ -17,13 +17,13 @@ import logging
 import re
 from typing import Any
 
-from index.settings import Settings
 from rag.answer import ask
 from rag.answer_text import months_in, numbers_in, strip_citations
 from rag.evaluation.report import Question
 from rag.evaluation.retrieval import squash
 from rag.evaluation.scoring import fact_scores
 from rag.language import detect_language
+from rag.settings import RagSettings
 from rag.types import Answer
 
 log = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ def score(q: Question, a: Answer) -> dict[str, Any]:
     return row
 
 
-def judge(q: Question, a: Answer, settings: Settings) -> dict[str, float]:
+def judge(q: Question, a: Answer, settings: RagSettings) -> dict[str, float]:
     from langchain_openai import ChatOpenAI
 
     llm = ChatOpenAI(base_url=settings.judge_base_url, model=settings.judge_model or "judge", api_key=settings.judge_api_key,
@@ -104,7 +104,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate_answers(questions: list[Question], settings: Settings, progress=None) -> dict[str, Any]:
+def evaluate_answers(questions: list[Question], settings: RagSettings, progress=None) -> dict[str, Any]:
     rows = []
     for q in questions:
         a = ask(q.question, settings=settings)

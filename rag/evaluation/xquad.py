@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 
 from index.embedder import Embedder, SentenceTransformerEmbedder
-from index.errors import InputError
-from index.settings import Settings
 from index.store import IndexStore, Manifest, faiss_index
 from index.types import Chunk, sha256_text
+from rag.errors import InputError
 from rag.retrieval import Retriever
+from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class CachingEmbedder:
         tmp.replace(self.path)
 
 
-def cached_embedder(settings: Settings, show_progress: bool = True) -> CachingEmbedder:
+def cached_embedder(settings: RagSettings, show_progress: bool = True) -> CachingEmbedder:
     """The configured embedder, its XQuAD vectors cached per model and dtype under ``HOME/cache``."""
     inner = SentenceTransformerEmbedder.from_settings(settings, show_progress)
     return CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{inner.dtype}.npz")
@@ -102,7 +102,7 @@ def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str
     return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n, "n": n}
 
 
-def evaluate_xquad(folder: Path, settings: Settings, modes: list[str], limit: int | None = None) -> dict[str, Any]:
+def evaluate_xquad(folder: Path, settings: RagSettings, modes: list[str], limit: int | None = None) -> dict[str, Any]:
     """``{mode: {"ar→ar": metrics, "en→ar": metrics}}`` over the whole benchmark (or ``limit`` queries)."""
     contexts, queries = load_xquad(Path(folder))
     queries = queries[:limit] if limit else queries

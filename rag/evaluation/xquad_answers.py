@@ -24,9 +24,9 @@ import random
 from pathlib import Path
 from typing import Any
 
-from index.errors import InputError
-from index.settings import Settings
+from rag.errors import InputError
 from rag.evaluation.scoring import exact_match, gold_contained, reader_text, squad_f1
+from rag.settings import RagSettings
 
 log = logging.getLogger(__name__)
 SAMPLE_SEED = 20261201  # the sample is fixed so figures compare across runs
@@ -53,7 +53,7 @@ def load_pairs(folder: Path) -> tuple[list[str], list[dict[str, Any]]]:
     return contexts, questions
 
 
-def xquad_index(contexts: list[str], settings: Settings) -> Settings:
+def xquad_index(contexts: list[str], settings: RagSettings) -> RagSettings:
     """Index the contexts as articles with the normal build path; the settings that search it."""
     from index.build import build_index
 
@@ -101,7 +101,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate_xquad_answers(folder: Path, settings: Settings, limit: int = 100, progress=None,
+def evaluate_xquad_answers(folder: Path, settings: RagSettings, limit: int = 100, progress=None,
                            languages: tuple[str, ...] = ("ar", "en")) -> dict[str, Any]:
     """Answer ``limit`` sampled questions per direction (``languages``) with ``settings.backend``; rows and summary."""
     from rag.answer import ask

@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import html
-import ipaddress
 import json
 import logging
 import re
@@ -39,12 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from index.errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, InputError, ModelMissingError, RagError
-from index.settings import Settings, check_port
-from rag.answer import BACKENDS, ask, ask_stream  # BACKENDS: the only import of the backend names in the API
-from rag.llm import LLMCalls
-from rag.service import check_unicode, get_retriever, search
-from rag.types import Answer
+from index.errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, ModelMissingError, RagError
+from rag import Answer, InputError, LLMCalls, ask, ask_stream, backends, check_unicode, get_retriever, search
+from ui.errors import Forbidden, http_status
+from ui.security import require_token_off_loopback
+from ui.settings import Settings, check_port
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +118,7 @@ def _error(status: int, message: str, kind: str, headers: dict[str, str] | None 
 
 
 def _backend_names() -> tuple[str, ...]:
-    return tuple(BACKENDS)
+    return backends.names()
 
 
 def allowed_backends(settings: Settings) -> tuple[str, ...]:
@@ -272,12 +270,6 @@ def _docs_page(spec: dict[str, Any]) -> str:
             "</body></html>")
 
 
-class _Forbidden(RagError):
-    """A backend or model the server's settings do not allow a client to pick."""
-
-    http_status = 403
-
-
 def _readiness(exc: RagError) -> str:
     if isinstance(exc, IndexMissingError):
         return "missing"
@@ -302,10 +294,10 @@ def create_app(settings: Settings) -> FastAPI:
     state: dict[str, Any] = {"warm": False}
 
     def warm_up() -> None:
-        from rag.service import _embedder
+        from rag import embedder
 
         try:
-            _embedder(settings).dim  # the model loads even when the index is damaged, so a rebuild is served at once
+            embedder(settings).dim  # the model loads even when the index is damaged, so a rebuild is served at once
             get_retriever(settings).search("warm up", 1)
         except RagError as exc:
             log.warning("not ready: %s", exc)
@@ -329,7 +321,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
-        return _error(exc.http_status, str(exc), type(exc).__name__)
+        return _error(http_status(exc), str(exc), type(exc).__name__)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -365,11 +357,11 @@ def create_app(settings: Settings) -> FastAPI:
         if name is None or name in allowed:
             return name
         if name in _backend_names():
-            raise _Forbidden(f"backend {name!r} is not enabled on this server; allowed: {', '.join(allowed)} (setting allowed_backends)")
+            raise Forbidden(f"backend {name!r} is not enabled on this server; allowed: {', '.join(allowed)} (setting allowed_backends)")
         raise InputError(f"unknown backend {name!r}; allowed here: {', '.join(allowed)}")
 
-    @app.exception_handler(_Forbidden)
-    async def forbidden(request: Request, exc: _Forbidden) -> JSONResponse:
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return _error(403, str(exc), "permission_error")
 
     @app.get("/docs", include_in_schema=False)
@@ -418,7 +410,7 @@ def create_app(settings: Settings) -> FastAPI:
         if req.model not in backends:
             known = req.model.startswith(f"{MODEL_PREFIX}-") and req.model[len(MODEL_PREFIX) + 1:] in _backend_names()
             if known:
-                raise _Forbidden(f"model {req.model!r} is not enabled on this server; use one of {', '.join(backends)} (setting allowed_backends)")
+                raise Forbidden(f"model {req.model!r} is not enabled on this server; use one of {', '.join(backends)} (setting allowed_backends)")
             raise InputError(f"unknown model {req.model!r}; use one of {', '.join(backends)}")
         turns = [(m.role, _text(m.content)) for m in req.messages if m.role in ("user", "assistant")]
         if not turns or turns[-1][0] != "user":
@@ -485,27 +477,6 @@ def create_app(settings: Settings) -> FastAPI:
         return _Stream(events(), media_type="text/event-stream")
 
     return app
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def require_token_off_loopback(settings: Settings, host: str, what: str, flag: str = "", overridden: bool = False) -> None:
-    """Refuse to expose ``what`` beyond loopback without ``api_token``, unless the loudly named
-    override ``flag`` was given (then warn)."""
-    if is_loopback(host) or settings.api_token:
-        return
-    if flag and overridden:
-        log.warning("%s listens on %s WITHOUT ANY CREDENTIAL (%s): anyone who can reach this address can use it", what, host, flag)
-        return
-    how = "clients then send Authorization: Bearer …" if not flag else f"it becomes the password; or pass {flag} to expose it to anyone"
-    raise ConfigError(f"refusing to listen on {host} without a token: set RAG_API_TOKEN ({how})")
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000) -> None:

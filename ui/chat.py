@@ -20,12 +20,8 @@ from typing import Any
 import gradio as gr
 
 from index.errors import RagError
-from index.settings import Settings
-from rag import backends
-from rag.answer import ask_stream
-from rag.language import detect_language
-from rag.service import get_retriever
-from rag.types import Answer
+from rag import Answer, ask_stream, backends, detect_language, get_retriever
+from ui.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -203,8 +199,8 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860, block:
     API, unless ``insecure_no_auth`` (``rag chat --insecure-no-auth``) says otherwise, loudly.
     With a token set the UI always asks for it.
     """
-    from index.settings import check_port
-    from rag.api import require_token_off_loopback
+    from ui.security import require_token_off_loopback
+    from ui.settings import check_port
 
     check_port(port)
     require_token_off_loopback(settings, host, "the chat UI", INSECURE_FLAG, insecure_no_auth)
