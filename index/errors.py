@@ -46,3 +46,15 @@ class IndexBusyError(RagError):
 
 class CorpusError(RagError):
     """The articles folder is missing or holds no readable article."""
+
+
+class DocumentNotFoundError(RagError):
+    """No document with that id in the managed corpus (``index.corpus``)."""
+
+
+class DocumentRejectedError(CorpusError):
+    """Every file of an upload was refused; ``rejected`` says why, file by file (``index.corpus.Rejected``)."""
+
+    def __init__(self, message: str, rejected: list | None = None) -> None:
+        super().__init__(message)
+        self.rejected = list(rejected or [])

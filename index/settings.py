@@ -51,6 +51,7 @@ class IndexSettings:
         "chunk_tokens": (16, 8192),
         "chunk_overlap_sentences": (0, 20),
         "hnsw_m": (4, 256),
+        "max_upload_bytes": (1024, 1024 * 1024 * 1024),
     }
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "index_kind": ("flat", "hnsw"),
@@ -68,6 +69,7 @@ class IndexSettings:
     chunk_overlap_sentences: int = 1
     index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for large corpora)
     hnsw_m: int = 32
+    max_upload_bytes: int = 2 * 1024 * 1024  # one article file added through the UI or the API (index.corpus)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -23,3 +23,7 @@ class InputTooLargeError(InputError):
 
 class BackendError(RagError):
     """An LLM backend could not be reached or answered badly."""
+
+
+class AnswerNotFoundError(RagError):
+    """Feedback names an answer this server does not remember (unknown, or too old)."""

@@ -220,14 +220,46 @@ def cmd_eval_answers(args: argparse.Namespace) -> int:
     path = _question_set(args)
     questions = load_questions(path)
     with tqdm(total=len(questions), desc="answering", unit="q") as bar:
-        result = answers.evaluate_answers(questions, settings, bar.update)
+        result = answers.evaluate_answers(questions, settings, bar.update, question_set=path.name)
     header, rows = answers.rows(result)
     for r in result["questions"]:
         flag = "" if r["grounded"] else "  [flagged: " + "; ".join(r["reasons"]) + "]"
         print(f"{r['id']} ({r['lang']}) {r['answer'][:160]!r}{flag}")
     print(f"\nanswers on {path} with backend {settings.backend}\n")
     print(table(header, rows))
+    if args.ragas:
+        from rag.evaluation import ragas_bridge
+
+        result["ragas"] = ragas_bridge.run_ragas(result, settings)
+        print("\nragas" + (" (judge: " + settings.judge_base_url + ")" if result["ragas"]["judge"] else " (no judge: offline metrics only)") + "\n")
+        print(table(*ragas_bridge.rows(result["ragas"])))
     write_reports(result, header, rows, args.json, args.markdown, f"Answers ({settings.backend}): {path.name}")
+    if args.ragas_export:
+        from rag.evaluation import ragas_bridge
+
+        count = ragas_bridge.write_ragas_jsonl(result, Path(args.ragas_export))
+        print(f"ragas dataset: {count} samples in {args.ragas_export} (ragas.EvaluationDataset.from_jsonl reads it)")
+    if args.html:
+        from rag.evaluation.html_report import render_html
+
+        Path(args.html).write_text(render_html(result, f"Answers ({settings.backend}): {path.name}"), encoding="utf-8")
+        print(f"HTML report: {args.html}")
+    return 0
+
+
+def cmd_eval_compare(args: argparse.Namespace) -> int:
+    from rag.evaluation import compare
+    from rag.evaluation.report import table, write_reports
+
+    diff = compare.compare_runs(compare.load_run(Path(args.a)), compare.load_run(Path(args.b)))
+    header, rows = compare.rows(diff)
+    print(table(header, rows))
+    counts = diff["counts"]
+    print(f"\n{args.a} → {args.b}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    for lang, deltas in diff["summary_deltas"].items():
+        shown = ", ".join(f"{k} {v:+.3f}" for k, v in deltas.items() if v and k not in ("n",))
+        print(f"  {lang}: {shown or 'no change in the averages'}")
+    write_reports(diff, header, rows, args.json, args.markdown, f"Compare: {Path(args.a).name} → {Path(args.b).name}")
     return 0
 
 
@@ -378,6 +410,9 @@ def _register_answering(add) -> None:
     p = add("eval", None, "evaluate retrieval (and answers) on question sets and XQuAD",
             "examples:\n  rag eval retrieval                          the bundled dev set\n"
             "  rag eval retrieval my_questions.jsonl --compare dense,bm25,hybrid --markdown out.md\n"
+            "  rag eval answers my_questions.csv --backend extractive --json run.json --html run.html\n"
+            "  rag eval answers ~/.cache/arabic-news-rag/feedback/feedback.jsonl   readers' feedback as test questions\n"
+            "  rag eval compare before.json after.json\n"
             "  rag eval xquad ../shared/benchmarks/xquad --compare dense,hybrid\n")
     sub = p.add_subparsers(dest="eval_command", metavar="KIND")
     p.set_defaults(func=lambda a: (p.print_help(), 2)[1])
@@ -393,11 +428,21 @@ def _register_answering(add) -> None:
     common(q)
     q.set_defaults(func=cmd_eval_retrieval)
 
-    q = sub.add_parser("answers", help="answer a JSONL question set and score citations, language, numbers, refusals")
-    q.add_argument("questions", nargs="?", help=f"JSONL question set (default: the bundled {DEV_SET})")
+    q = sub.add_parser("answers", help="answer a question set (JSONL, CSV or a feedback file) and score citations, facts, language, numbers, refusals")
+    q.add_argument("questions", nargs="?", help=f"question set: JSONL, CSV, or HOME/feedback/feedback.jsonl (default: the bundled {DEV_SET})")
     q.add_argument("--backend", choices=backends.names(), help="answering backend (default: setting backend)")
+    q.add_argument("--html", metavar="FILE", help="write a self-contained HTML report (charts, every question with its citations)")
+    q.add_argument("--ragas", action="store_true", help="also score with ragas (optional extra): offline metrics; judge metrics too when judge_base_url is set")
+    q.add_argument("--ragas-export", metavar="FILE", help="write the run as a ragas dataset (JSONL: user_input, retrieved_contexts, response, reference)")
     common(q)
     q.set_defaults(func=cmd_eval_answers)
+
+    q = sub.add_parser("compare", help="what changed between two --json runs of `rag eval answers`: fixed, broken, unchanged, score deltas")
+    q.add_argument("a", help="the earlier run (JSON)")
+    q.add_argument("b", help="the later run (JSON)")
+    q.add_argument("--json", metavar="FILE", help="write the comparison as JSON")
+    q.add_argument("--markdown", metavar="FILE", help="write the comparison table as Markdown")
+    q.set_defaults(func=cmd_eval_compare)
 
     q = sub.add_parser("xquad", help="the XQuAD ar/en benchmark: recall@1/5 and MRR@10 per direction")
     q.add_argument("dir", help="folder with xquad.ar.json and xquad.en.json")

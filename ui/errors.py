@@ -15,6 +15,7 @@ from __future__ import annotations
 from index.errors import (
     ConfigError,
     CorpusError,
+    DocumentNotFoundError,
     IndexBusyError,
     IndexMismatchError,
     IndexMissingError,
@@ -22,7 +23,7 @@ from index.errors import (
     ModelMissingError,
     RagError,
 )
-from rag.errors import BackendError, InputError, InputTooLargeError, InvalidTextError
+from rag.errors import AnswerNotFoundError, BackendError, InputError, InputTooLargeError, InvalidTextError
 
 
 class Forbidden(RagError):
@@ -44,6 +45,8 @@ CODES: dict[type[RagError], tuple[int, int]] = {
     IndexBusyError: (409, 5),
     BackendError: (502, 6),
     Forbidden: (403, 1),
+    DocumentNotFoundError: (404, 2),  # documents and answers named by id (the corpus, feedback)
+    AnswerNotFoundError: (404, 2),
 }
 
 

@@ -21,7 +21,7 @@ from rag.answer import ask
 from rag.answer_text import months_in, numbers_in, strip_citations
 from rag.evaluation.report import Question
 from rag.evaluation.retrieval import squash
-from rag.evaluation.scoring import fact_scores
+from rag.evaluation.scoring import fact_scores, facts_held
 from rag.language import detect_language
 from rag.settings import RagSettings
 from rag.types import Answer
@@ -51,8 +51,11 @@ def unsupported_numbers(answer: Answer) -> list[str]:
 
 
 def score(q: Question, a: Answer) -> dict[str, Any]:
-    row: dict[str, Any] = {"id": q.id, "lang": q.lang, "answerable": q.answerable, "answer": a.text, "backend": a.backend,
-                           "citations": [{"n": c.n, "doc": c.passage.doc_id, "quote": c.quote} for c in a.citations],
+    row: dict[str, Any] = {"id": q.id, "lang": q.lang, "answerable": q.answerable, "question": q.question, "answer": a.text, "backend": a.backend,
+                           "reference": q.answer, "evidence": q.evidence, "facts": q.facts,
+                           "citations": [{"n": c.n, "doc": c.passage.doc_id, "title": c.passage.title, "quote": c.quote, "text": c.passage.text,
+                                          "translation": c.translation} for c in a.citations],
+                           "contexts": [p.text for p in a.passages], "findings": [f.to_dict() for f in a.findings],
                            "grounded": a.grounded, "reasons": a.reasons, "refused": a.refused, "notice": a.notice,
                            "first_token_s": a.timings.get("first_token_s"), "total_s": a.timings.get("total_s")}
     row["refusal_correct"] = float(a.refused != q.answerable)
@@ -61,6 +64,9 @@ def score(q: Question, a: Answer) -> dict[str, Any]:
         recall, held_all = fact_scores(a.text, q.facts, q.lang)
         row["fact_recall"] = recall
         row["all_facts"] = None if held_all is None else float(held_all)
+        held = facts_held(a.text, q.facts, q.lang)
+        row["facts_found"] = [f[0] for f, h in zip(q.facts, held) if h]
+        row["facts_missed"] = [f[0] for f, h in zip(q.facts, held) if not h]
         ev = [squash(e) for e in q.evidence]
         row["cited_evidence"] = float(any(e in squash(c.passage.text) for e in ev for c in a.citations)) if ev else None
         row["quote_support"] = float(any(e in squash(c.quote) for e in ev for c in a.citations)) if ev else None
@@ -104,11 +110,29 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def evaluate_answers(questions: list[Question], settings: RagSettings, progress=None) -> dict[str, Any]:
+def top_score(question: str, settings: RagSettings) -> float | None:
+    """The cosine of the best passage, whatever its score (the report plots it against the refusal threshold)."""
+    from rag.service import get_retriever
+
+    try:
+        best = get_retriever(settings).search(question, 1, "dense", min_score=-1.0)
+    except Exception as exc:  # a chart value: never stops the run
+        log.warning("no retrieval score for %r: %s", question[:60], exc)
+        return None
+    return best[0].dense_score if best else None
+
+
+def evaluate_answers(questions: list[Question], settings: RagSettings, progress=None, question_set: str = "") -> dict[str, Any]:
+    """Answer every question with ``ask()`` and score it; the result ``--json``, ``--html`` and ``rag eval compare`` read."""
+    from datetime import datetime, timezone
+
+    from rag.feedback import index_version
+    from rag.thresholds import ANSWER_ABOVE
+
     rows = []
     for q in questions:
         a = ask(q.question, settings=settings)
-        row = score(q, a) | {"requested_backend": settings.backend}
+        row = score(q, a) | {"requested_backend": settings.backend, "top_score": top_score(q.question, settings)}
         if settings.judge_base_url:
             try:
                 row.update(judge(q, a, settings))
@@ -117,7 +141,9 @@ def evaluate_answers(questions: list[Question], settings: RagSettings, progress=
         rows.append(row)
         if progress:
             progress(1)
-    return {"backend": settings.backend, "summary": summarize(rows), "questions": rows}
+    return {"backend": settings.backend, "question_set": question_set, "index_version": index_version(settings),
+            "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "thresholds": {"min_score": settings.min_score, "answer_above": ANSWER_ABOVE}, "summary": summarize(rows), "questions": rows}
 
 
 def rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:

@@ -18,18 +18,17 @@ import re
 import string
 from collections import Counter
 
-from rag.answer_text import ascii_digits, strip_citations
+from index.arabic import ARABIC_RUN, TATWEEL, ascii_digits, strip_diacritics
+from rag.answer_text import strip_citations
 
-_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed\u0640]")
 _LETTERS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ؤ": "و", "ئ": "ي"})
-_ARABIC_RUN = re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]+")
 _PUNCT = set(string.punctuation) | set("«»“”‘’،؛؟…–—")
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 
 
 def normalize(text: str) -> str:
     """The one normalisation every answer score compares under (see the module doc)."""
-    text = ascii_digits(_DIACRITICS.sub("", text)).translate(_LETTERS).casefold()
+    text = ascii_digits(strip_diacritics(text).replace(TATWEEL, "")).translate(_LETTERS).casefold()
     text = re.sub(r"(?<=\d)[,٬](?=\d{3}\b)", "", text)  # 12,500 → 12500
     return re.sub(r"\s+", " ", text).strip()
 
@@ -37,15 +36,20 @@ def normalize(text: str) -> str:
 def reader_text(answer: str, language: str) -> str:
     """What a reader of ``language`` can read in ``answer``: for English, Arabic script removed."""
     text = strip_citations(answer)
-    return _ARABIC_RUN.sub(" ", text) if language == "en" else text
+    return ARABIC_RUN.sub(" ", text) if language == "en" else text
+
+
+def facts_held(answer: str, facts: list[list[str]], language: str) -> list[bool]:
+    """For each fact, whether the answer holds it (any of its forms occurs, after ``normalize``)."""
+    text = normalize(reader_text(answer, language))
+    return [any(normalize(form) in text for form in forms) for forms in facts]
 
 
 def fact_scores(answer: str, facts: list[list[str]], language: str) -> tuple[float | None, bool | None]:
     """``(share of facts held, all held)``; a fact is held when any of its forms occurs."""
     if not facts:
         return None, None
-    text = normalize(reader_text(answer, language))
-    held = [any(normalize(form) in text for form in forms) for forms in facts]
+    held = facts_held(answer, facts, language)
     return sum(held) / len(held), all(held)
 
 
