@@ -22,8 +22,9 @@ import numpy as np
 
 from index.embedder import Embedder
 from index.store import IndexStore
+from index.stores import VectorStore
 from rag.language import detect_language
-from rag.lexical import BM25Index, EnglishBridge
+from rag.lexical import BM25Index, EnglishBridge, tokenize
 from rag.types import Passage
 
 log = logging.getLogger(__name__)
@@ -44,19 +45,26 @@ ROUTES = ("names", "dictionary")
 
 
 class Retriever:
-    """Searches one loaded index. Thread-safe for concurrent reads."""
+    """Searches one loaded index. Thread-safe for concurrent reads.
 
-    def __init__(self, store: IndexStore, embedder: Embedder, lexical_weight: dict[str, float] | None = None,
+    The store is a FAISS folder (``IndexStore``: chunks and vectors in memory, BM25 kept here) or
+    a store that ranks BM25 terms itself (``store.lexical``: Qdrant's sparse vectors, chunks
+    fetched by key). The fusion below is the same for both, so their figures agree.
+    """
+
+    def __init__(self, store: IndexStore | VectorStore, embedder: Embedder, lexical_weight: dict[str, float] | None = None,
                  bridge: Sequence[str] = BRIDGE) -> None:
         self.store = store
         self.embedder = embedder
         self.lexical_weight = dict(LEXICAL_WEIGHT if lexical_weight is None else lexical_weight)
-        self._texts = [f"{c.title}\n{c.text}" for c in store.chunks]
-        self.bm25 = BM25Index(self._texts)
+        self.remote = bool(getattr(store, "lexical", False))
+        # a remote store's texts stay there: the "names" bridge route (built from the corpus's words) finds nothing on it
+        self._texts = [] if self.remote else [f"{c.title}\n{c.text}" for c in store.chunks]
+        self.bm25 = None if self.remote else BM25Index(self._texts)
         self._bridge: EnglishBridge | None = None
         self._bridge_lock = threading.Lock()
         self.bridge = tuple(bridge)
-        if self.bridge and store.chunks:  # built in the background: the first English question does not wait
+        if self.bridge and (store.chunks or self.remote):  # built in the background: the first English question does not wait
             threading.Thread(target=self.english_bridge, name="english-bridge", daemon=True).start()
 
     @property
@@ -88,11 +96,13 @@ class Retriever:
         """``search`` for several queries, embedding them in one batch."""
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
-        n = len(self.store.chunks)
+        n = self._count()
         if n == 0 or not queries:
             return [[] for _ in queries]
         qvecs = self.embedder.embed(list(queries), "query") if mode != "bm25" else None
         k = min(n, max(CANDIDATES, top_k * 4))
+        if self.remote:
+            return self._search_remote(queries, qvecs, k, n, top_k, mode, min_score)
         dense_hits = self.store.search(qvecs, k) if qvecs is not None else [[] for _ in queries]
         results = []
         for qi, query in enumerate(queries):
@@ -118,14 +128,75 @@ class Retriever:
             lex = float(lexical[i] / top_lex) if top_lex > 0 else 0.0
             fused = lex if mode == "bm25" else dense + weight * lex
             scored.append((fused, dense, float(lexical[i]), i))
+        return self._passages(scored, self.store.chunks, top_k, mode, min_score)
+
+    def _count(self) -> int:
+        if not self.remote:
+            return len(self.store.chunks)
+        return sum(int(d.get("chunks", 0)) for d in self.store.manifest.documents.values())
+
+    def _weight(self, query: str, mode: str, top: float, second: float, n: int) -> float:
+        """The lexical weight of ``query`` in ``mode`` given BM25's two best scores (as ``_rank`` computes it)."""
+        weight = 1.0 if mode == "bm25" else (self.lexical_weight.get(detect_language(query), 0.0) if mode == "hybrid" else 0.0)
+        if mode == "hybrid":
+            if weight > EN_WEIGHT_WITHOUT_DICTIONARY and detect_language(query) == "en" and not self._has_dictionary(query):
+                weight = EN_WEIGHT_WITHOUT_DICTIONARY
+            weight *= 1.0 if n < 2 else (0.0 if top <= 0 else float(min(1.0, (1.0 - second / top) / SPREAD_FOR_FULL_WEIGHT)))
+        return weight
+
+    def _search_remote(self, queries: Sequence[str], qvecs: np.ndarray | None, k: int, n: int, top_k: int, mode: str,
+                       min_score: float) -> list[list[Passage]]:
+        """``search_many`` on a store that ranks BM25 itself: the same candidates and fused scores as ``_rank``,
+        with the dense top-k and the BM25 top-``CANDIDATES`` from the store, and each candidate's missing
+        score (BM25 of a dense hit, cosine of a lexical hit) asked for by key."""
+        store = self.store
+        dense_hits = store.search(qvecs, k) if qvecs is not None else [[] for _ in queries]
+        plain = mode == "hybrid-plain"
+        mode = "hybrid" if plain else mode
+        terms = [(tokenize(q) + ([] if plain else self._bridged(q))) if mode != "dense" else [] for q in queries]
+        lex_top = store.search_lexical(terms, CANDIDATES)
+        weights, candidates = [], []
+        for qi, query in enumerate(queries):
+            top = lex_top[qi][0][1] if lex_top[qi] else 0.0
+            second = lex_top[qi][1][1] if len(lex_top[qi]) > 1 else 0.0
+            weight = self._weight(query, mode, top, second, n)
+            keys = dict.fromkeys(key for key, _ in dense_hits[qi])
+            if weight > 0 and top > 0:
+                keys.update(dict.fromkeys(key for key, _ in lex_top[qi]))
+            weights.append(weight)
+            candidates.append(list(keys))
+        lex_known = [dict(hits) for hits in lex_top]
+        missing = [[key for key in cands if key not in known] if t else [] for cands, known, t in zip(candidates, lex_known, terms)]
+        for known, more in zip(lex_known, store.search_lexical(terms, 0, only=missing)):
+            known.update(more)
+        fetched = store.fetch(list(dict.fromkeys(key for cands in candidates for key in cands)))
+        results = []
+        for qi in range(len(queries)):
+            top = lex_top[qi][0][1] if lex_top[qi] else 0.0
+            scored = []
+            for key in candidates[qi]:
+                if key not in fetched:  # deleted by a rebuild since the search: skip it
+                    continue
+                chunk, vector = fetched[key]
+                dense = float(vector @ qvecs[qi]) if qvecs is not None else 0.0
+                raw = lex_known[qi].get(key, 0.0)
+                lex = raw / top if top > 0 else 0.0
+                fused = lex if mode == "bm25" else dense + weights[qi] * lex
+                scored.append((fused, dense, raw, (chunk.doc_id, chunk.ordinal), chunk))
+            results.append(self._passages(scored, None, top_k, mode, min_score))
+        return results
+
+    def _passages(self, scored: list[tuple], chunks, top_k: int, mode: str, min_score: float) -> list[Passage]:
+        """The best ``top_k`` passages of scored candidates ``(fused, dense, lexical, order, [chunk])``,
+        overlapping chunks of one document merged; ``chunks[order]`` when the chunk is not in the tuple."""
         scored.sort(key=lambda t: (-t[0], t[3]))
         passages: list[Passage] = []
-        for fused, dense, lex, i in scored:
+        for fused, dense, lex, i, *held in scored:
             if mode != "bm25" and dense < min_score:
                 continue
             if mode == "bm25" and lex <= 0:
                 continue
-            c = self.store.chunks[i]
+            c = held[0] if held else chunks[i]
             if self._merge(passages, c):
                 continue
             passages.append(Passage(c.doc_id, c.title, c.source, c.start, c.end, c.text, fused, dense, lex))
