@@ -27,6 +27,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from index.arabic import fold
+
 SENTENCE_END = (".", "!", "?", "؟", "؛", ":", "…", '"', "»", ")")
 BULLET = re.compile(r"^\s*[•·▪►◦*\-–]\s+")
 LABEL = re.compile(r"^(كلمات دلالية|الكلمات المفتاحية|كلمات مفتاحية|الوسوم|وسوم|مواضيع|Tags|Keywords|Topics)\s*[:：]", re.IGNORECASE)
@@ -43,9 +45,6 @@ MONTHS = frozenset("""
 كانون شباط اذار نيسان ايار حزيران تموز اب ايلول تشرين
 january february march april may june july august september october november december
 """.split())
-_FOLD = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None, "ی": "ي", "ک": "ك",
-                       **{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}})
-_MARKS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670]")
 _PREFIXES = ("وبال", "وال", "بال", "كال", "فال", "لل", "ال", "و", "ب", "ل")
 
 
@@ -100,10 +99,6 @@ def _is_list_item(line: str) -> bool:
     return bool(line) and _words(line) < 40 and (bool(BULLET.match(line)) or not line.endswith(SENTENCE_END))
 
 
-def _fold(text: str) -> str:
-    return _MARKS.sub("", text).translate(_FOLD).lower()
-
-
 def _stem(word: str) -> str:
     return next((word[len(p):] for p in _PREFIXES if word.startswith(p) and len(word) - len(p) >= 3), word)
 
@@ -114,7 +109,7 @@ def _unseen_facts(line: str, kept_folded: str) -> tuple[str, ...]:
     kept_words = set(re.findall(r"\w+", kept_folded))
     kept_stems = {_stem(w) for w in kept_words}
     out = []
-    for word in re.findall(r"\w+", _fold(line)):
+    for word in re.findall(r"\w+", fold(line)):
         if word.isdigit():
             found = word in kept_words
         else:
@@ -153,9 +148,9 @@ def _trailing_headline_list(lines: list[str]) -> set[int]:
 
 def _has_unseen_number(line: str, lines: list[str], drop: dict[int, str], i: int) -> bool:
     """Whether ``line`` carries a number or a date that no line kept so far carries."""
-    if not re.search(r"\d", _fold(line)) and not (set(re.findall(r"\w+", _fold(line))) & MONTHS):
+    if not re.search(r"\d", fold(line)) and not (set(re.findall(r"\w+", fold(line))) & MONTHS):
         return False
-    kept = _fold("\n".join(l for j, l in enumerate(lines) if l and j != i and j not in drop))
+    kept = fold("\n".join(l for j, l in enumerate(lines) if l and j != i and j not in drop))
     return any(f.isdigit() or f in MONTHS for f in _unseen_facts(line, kept))
 
 
@@ -203,7 +198,7 @@ def clean_page(raw: str) -> CleanPage:
             del drop[rescued]
 
     kept = [(i, line) for i, line in enumerate(lines) if line and i not in drop]
-    kept_folded = _fold("\n".join(line for _, line in kept))
+    kept_folded = fold("\n".join(line for _, line in kept))
     removed = [Removed(line, drop[i], _unseen_facts(line, kept_folded)) for i, line in enumerate(lines) if line and i in drop]
 
     head = [line for i, line in kept if i < first_body and i not in dated]

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
+from index.arabic import is_arabic
 from index.errors import CorpusError
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ def decode(data: bytes) -> str:
             except UnicodeDecodeError:
                 raise ValueError("not UTF-8 nor Windows-1256 text") from None
             # cp1256 maps almost every byte, so require that the result actually looks like Arabic text.
-            arabic = sum(1 for ch in text if "\u0600" <= ch <= "\u06ff")
+            arabic = sum(map(is_arabic, text))  # every Arabic-script character (marks, digits, punctuation) counts
             letters = sum(1 for ch in text if ch.isalpha())
             if letters == 0 or arabic / letters < 0.5:
                 raise ValueError("not UTF-8, and not Arabic Windows-1256 text either")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from index.arabic import ascii_digits  # re-exported: rag modules take it from here
 from index.chunking import sentence_spans
 
 # Levantine/Iraqi month names -> (standard Arabic, English)
@@ -27,17 +28,12 @@ STANDARD_MONTHS = {
 }
 ENGLISH_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
 _MONTH_RE = re.compile(r"(?<![\w])(" + "|".join(sorted(LEVANTINE_MONTHS, key=len, reverse=True)) + r")(?![\w])(?!\s*\()")
-_DIGITS = str.maketrans({**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}, "٫": ".", "٬": ","})
 CITATION = re.compile(r"\[(\d{1,2})\]")
 
 
 def annotate_months(text: str) -> str:
     """Write the standard and English name beside each Levantine month: تموز (يوليو/July)."""
     return _MONTH_RE.sub(lambda m: f"{m.group(1)} ({LEVANTINE_MONTHS[m.group(1)][0]}/{LEVANTINE_MONTHS[m.group(1)][1]})", text)
-
-
-def ascii_digits(text: str) -> str:
-    return text.translate(_DIGITS)
 
 
 def numbers_in(text: str) -> set[str]:

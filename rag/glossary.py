@@ -22,6 +22,8 @@ import threading
 from functools import lru_cache
 from importlib import resources
 
+from index.arabic import ARABIC_WORD
+
 log = logging.getLogger(__name__)
 _PREFIX = r"(?:و|ف|ب|ل|وب|ول|فب|فل|ك)?"
 _LATIN_NAME = re.compile(r"\b(?:[A-Z][a-zA-Z'’\-]+|[a-z]{1,3}-[A-Z][a-zA-Z\-]+)(?:\s+(?:[A-Z][a-zA-Z'’\-]+|of|al-[A-Z][a-z]+|bin|ibn))*")
@@ -174,7 +176,7 @@ def unmatched_names(english: str, arabic: str, embedder=None) -> list[str]:
     """
     glossary_en = set(re.findall(r"[a-z]+", " ".join(en for _, _, en in found(arabic)).lower()))
     latin = set(re.findall(r"[a-z]+", " ".join(re.findall(r"[A-Za-z][A-Za-z\-]+", arabic)).lower()))
-    arabic_words = [w for w in re.findall(r"[\u0621-\u064a]{3,}", arabic)]
+    arabic_words = [w for w in ARABIC_WORD.findall(arabic)]
     out = []
     for name in english_names(english):
         parts = [p for p in (re.sub(r"['’]s$", "", w) for w in re.split(r"[\s\-]+", name))

@@ -7,13 +7,9 @@ Example::
 """
 from __future__ import annotations
 
+from index.arabic import arabic_ratio
 
-def arabic_ratio(text: str) -> float:
-    """Share of letters in ``text`` that are Arabic script."""
-    letters = [c for c in text if c.isalpha()]
-    if not letters:
-        return 0.0
-    return sum("\u0600" <= c <= "\u06ff" or "\u0750" <= c <= "\u077f" for c in letters) / len(letters)
+__all__ = ["arabic_ratio", "detect_language"]
 
 
 def detect_language(text: str) -> str:

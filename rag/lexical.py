@@ -17,13 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from index.arabic import TATWEEL, fold, strip_diacritics
+
 log = logging.getLogger(__name__)
 
-_DIACRITICS = re.compile(r"[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
-_TRANSLATE = str.maketrans(
-    {"أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ى": "ي", "ة": "ه", "ـ": None, "ی": "ي", "ک": "ك",
-     **{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}}
-)
 _TOKEN = re.compile(r"[\w]+", re.UNICODE)
 
 # Common Arabic function words (normalised spelling) and English ones.
@@ -41,7 +38,7 @@ STOPWORDS = frozenset(
 
 def normalize_arabic(text: str) -> str:
     """Strip diacritics and tatweel, unify alef/ya/ta-marbuta forms, ASCII digits, lower-case Latin."""
-    return _DIACRITICS.sub("", text).translate(_TRANSLATE).lower()
+    return fold(text)
 
 
 @lru_cache(maxsize=1)
@@ -59,7 +56,7 @@ def tokenize(text: str, stem: bool = True) -> list[str]:
     """
     ar, en = _stemmers()
     out = []
-    for word in _TOKEN.findall(_DIACRITICS.sub("", text).replace("ـ", "")):
+    for word in _TOKEN.findall(strip_diacritics(text).replace(TATWEEL, "")):
         norm = normalize_arabic(word)
         if norm in STOPWORDS:
             continue
@@ -146,7 +143,7 @@ def _collapse(s: str) -> str:
 
 def arabic_skeleton(word: str) -> str:
     """Consonant skeleton of an Arabic word (diacritics, long vowels, ع and ء dropped)."""
-    return _collapse(_DIACRITICS.sub("", word).translate(_AR_SKELETON))
+    return _collapse(strip_diacritics(word).translate(_AR_SKELETON))
 
 
 def english_skeleton(word: str) -> str:
