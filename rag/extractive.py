@@ -10,23 +10,19 @@ Example::
 """
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
 
 from index.chunking import sentence_spans
 from index.embedder import Embedder
+from index.vector_cache import VectorCache
 from rag.language import detect_language
 from rag.lexical import idf_shares, tokenize
 from rag.thresholds import EXTRACTIVE_MARGIN, LEXICAL_PICK, SELECT_LEXICAL_BONUS, SELECT_PASSAGE_BONUS
 from rag.types import Passage
 
-_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-_cache_lock = threading.Lock()
-CACHE_SIZE = 20_000
+_SENTENCE_VECTORS = VectorCache(max_items=20_000)  # the same passages come back question after question
 
 
 @dataclass
@@ -42,18 +38,7 @@ class Sentence:
 
 def embed_sentences(embedder: Embedder, texts: list[str]) -> np.ndarray:
     """Document vectors of passage sentences, cached: the same passages come back question after question."""
-    keys = [hashlib.sha1(f"{embedder.fingerprint}\x00{t}".encode()).hexdigest() for t in texts]
-    with _cache_lock:
-        missing = [i for i, k in enumerate(keys) if k not in _cache]
-    if missing:
-        vecs = embedder.embed([texts[i] for i in missing], "document")
-        with _cache_lock:
-            for i, v in zip(missing, vecs):
-                _cache[keys[i]] = v
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
-    with _cache_lock:
-        return np.stack([_cache[k] for k in keys])
+    return _SENTENCE_VECTORS.embed(embedder, texts, "document")
 
 
 def _units(text: str) -> list[tuple[int, int]]:

@@ -1,0 +1,85 @@
+"""One embedding cache for every place that embeds the same text again: a thread-safe LRU keyed by
+(model fingerprint, kind, text), optionally saved to an ``.npz`` file.
+
+Used by the sentence selector (passage sentences come back question after question), the query
+batcher (a question embedded for retrieval, then for sentence selection) and the XQuAD evaluation
+(thousands of contexts, cached on disk between runs).
+
+Example::
+
+    >>> cache = VectorCache(max_items=1000)
+    >>> vectors = cache.embed(embedder, ["جملة أولى", "جملة ثانية"], "document")   # computes both
+    >>> vectors = cache.embed(embedder, ["جملة أولى"], "document")                 # served from the cache
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+
+
+class _Embeds(Protocol):
+    fingerprint: str
+
+    def embed(self, texts: Sequence[str], kind: str) -> np.ndarray: ...
+
+
+def cache_key(fingerprint: str, kind: str, text: str) -> str:
+    return hashlib.sha1(f"{fingerprint}\x00{kind}\x00{text}".encode()).hexdigest()
+
+
+class VectorCache:
+    """Vectors by (fingerprint, kind, text), oldest dropped past ``max_items`` (None: unbounded)."""
+
+    def __init__(self, max_items: int | None = 20_000, path: Path | None = None) -> None:
+        self.max_items, self.path = max_items, path
+        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        if path is not None and path.exists():
+            with np.load(path) as data:
+                self._items.update((k, data[k]) for k in data.files)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, key: str) -> np.ndarray | None:
+        with self._lock:
+            vector = self._items.get(key)
+            if vector is not None:
+                self._items.move_to_end(key)
+            return vector
+
+    def put(self, items: dict[str, np.ndarray]) -> None:
+        with self._lock:
+            self._items.update(items)
+            while self.max_items is not None and len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+    def embed(self, embedder: _Embeds, texts: Sequence[str], kind: str) -> np.ndarray:
+        """``embedder.embed(texts, kind)``, computing only the texts not cached yet."""
+        keys = [cache_key(embedder.fingerprint, kind, t) for t in texts]
+        found = {k: v for k in set(keys) if (v := self.get(k)) is not None}
+        first = {k: i for i, k in reversed(list(enumerate(keys)))}  # each new text embedded once
+        missing = sorted(i for k, i in first.items() if k not in found)
+        if missing:
+            vectors = embedder.embed([texts[i] for i in missing], kind)
+            new = {keys[i]: v for i, v in zip(missing, vectors)}
+            self.put(new)
+            found.update(new)
+        if not keys:
+            return np.zeros((0, 1), np.float32)
+        return np.stack([found[k] for k in keys])
+
+    def save(self) -> None:
+        """Write the cache to ``path`` atomically (a crash leaves the previous file)."""
+        if self.path is None:
+            raise ValueError("this cache has no file")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        with self._lock:
+            np.savez(tmp, **self._items)
+        tmp.replace(self.path)
