@@ -39,6 +39,11 @@ _EXPORTS: dict[str, str] = {
     "InvalidTextError": "rag.errors",
     "InputTooLargeError": "rag.errors",
     "BackendError": "rag.errors",
+    "AnswerNotFoundError": "rag.errors",
+    # feedback on answers (rag.feedback)
+    "remember": "rag.feedback",
+    "FeedbackStore": "rag.feedback",
+    "feedback_path": "rag.feedback",
 }
 __all__ = sorted(_EXPORTS)
 

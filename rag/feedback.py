@@ -138,8 +138,11 @@ class FeedbackStore:
     def for_settings(cls, settings: "RagSettings") -> "FeedbackStore":
         return cls(feedback_path(settings))
 
-    def add(self, answer_id: str, rating: str, comment: str = "", expected: str = "") -> Feedback:
-        """Record a rating of a remembered answer; ``InputError`` for a bad rating or text, ``AnswerNotFoundError`` for an unknown id."""
+    def add(self, answer_id: str, rating: str, comment: str = "", expected: str = "", entry_id: str = "") -> Feedback:
+        """Record a rating of a remembered answer; ``InputError`` for a bad rating or text, ``AnswerNotFoundError`` for an unknown id.
+
+        ``entry_id``: write a new version of an earlier entry (a comment added after the thumbs): readers keep the last line of an id.
+        """
         if rating not in RATINGS:
             raise InputError(f"rating must be one of {', '.join(RATINGS)}, got {rating!r}")
         for name, value in (("comment", comment), ("expected", expected)):
@@ -148,7 +151,7 @@ class FeedbackStore:
             if len(value) > MAX_COMMENT_CHARS:
                 raise InputError(f"{name} is {len(value):,} characters long; the limit is {MAX_COMMENT_CHARS:,}")
         record = recall(answer_id)
-        entry = Feedback(f"fb-{uuid.uuid4().hex[:12]}", _now(), rating, record.answer_id, record.question, record.language, record.answer,
+        entry = Feedback(entry_id or f"fb-{uuid.uuid4().hex[:12]}", _now(), rating, record.answer_id, record.question, record.language, record.answer,
                          record.citations, record.backend, record.index_version, record.refused, record.grounded, comment.strip(), expected.strip())
         self.append(entry)
         return entry
@@ -164,17 +167,20 @@ class FeedbackStore:
         log.info("feedback %s (%s) on %s", entry.id, entry.rating, entry.answer_id)
 
     def entries(self) -> list[dict[str, Any]]:
-        """Every entry, oldest first (a damaged line is skipped with a warning)."""
+        """Every entry, oldest first, the last version of each id (a damaged line is skipped with a warning)."""
         if not self.path.exists():
             return []
-        out = []
+        out: dict[str, dict[str, Any]] = {}
         for n, line in enumerate(self.path.read_text(encoding="utf-8").splitlines(), 1):
             if line.strip():
                 try:
-                    out.append(json.loads(line))
+                    entry = json.loads(line)
                 except json.JSONDecodeError:
                     log.warning("%s line %d is not JSON; skipped", self.path, n)
-        return out
+                    continue
+                out.pop(entry.get("id"), None)
+                out[entry.get("id")] = entry
+        return list(out.values())
 
 
 def feedback_path(settings: "RagSettings") -> Path:

@@ -39,7 +39,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, ModelMissingError, RagError
-from rag import Answer, InputError, LLMCalls, ask, ask_stream, backends, check_unicode, get_retriever, search
+from rag import Answer, InputError, LLMCalls, ask, ask_stream, backends, check_unicode, get_retriever, remember, search
+from ui.documents_api import documents_router, upload_body_limit
 from ui.errors import Forbidden, http_status
 from ui.security import require_token_off_loopback
 from ui.settings import Settings, check_port
@@ -199,6 +200,7 @@ class Guard:
         self.app = app
         self.token = settings.api_token
         self.timeout = settings.body_timeout_s
+        self.upload_limit = upload_body_limit(settings)  # POST /v1/documents carries article files (ui.documents_api)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith("/v1/"):
@@ -209,10 +211,11 @@ class Guard:
             await _error(401, "missing or wrong bearer token (header Authorization: Bearer …)", "authentication_error",
                          {"WWW-Authenticate": 'Bearer realm="arabic-news-rag"'})(scope, receive, send)
             return
+        limit = self.upload_limit if scope["path"] == "/v1/documents" and scope["method"] == "POST" else MAX_BODY_BYTES
         size = headers.get("content-length")
-        if size is not None and (not size.isdigit() or int(size) > MAX_BODY_BYTES):
+        if size is not None and (not size.isdigit() or int(size) > limit):
             status = 413 if size.isdigit() else 400
-            await _error(status, f"request body over {MAX_BODY_BYTES // 1024} KiB" if status == 413 else "bad Content-Length",
+            await _error(status, f"request body over {limit // 1024} KiB" if status == 413 else "bad Content-Length",
                          "request_too_large" if status == 413 else "invalid_request", {"Connection": "close"})(scope, receive, send)
             return
         body = bytearray()
@@ -229,8 +232,8 @@ class Guard:
                 return
             body += message.get("body", b"")
             more = message.get("more_body", False)
-            if len(body) > MAX_BODY_BYTES:
-                await _error(413, f"request body over {MAX_BODY_BYTES // 1024} KiB", "request_too_large",
+            if len(body) > limit:
+                await _error(413, f"request body over {limit // 1024} KiB", "request_too_large",
                              {"Connection": "close"})(scope, receive, send)
                 return
         replayed = False
@@ -317,7 +320,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(Guard, settings=settings)
     if settings.cors_origins:  # added last, so outermost: preflights never meet the token check
         app.add_middleware(CORSMiddleware, allow_origins=[o.strip() for o in settings.cors_origins.split(",") if o.strip()],
-                           allow_methods=["GET", "POST"], allow_headers=["authorization", "content-type"])
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["authorization", "content-type"])
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError) -> JSONResponse:
@@ -397,7 +400,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         def run() -> dict[str, Any]:
             a = ask(req.question, req.history, top_k=req.top_k, backend=backend, settings=settings)
-            return a.to_dict()
+            return a.to_dict() | {"answer_id": remember(a, settings)}  # POST /v1/feedback names the answer by it
         return limited(run)
 
     @app.get("/v1/models", summary="OpenAI-compatible model list (the backends this server allows)", responses=V1_ERRORS)
@@ -476,6 +479,7 @@ def create_app(settings: Settings) -> FastAPI:
 
         return _Stream(events(), media_type="text/event-stream")
 
+    app.include_router(documents_router(settings, ErrorResponse))  # /v1/documents, /v1/jobs, /v1/feedback (ui.documents_api)
     return app
 
 

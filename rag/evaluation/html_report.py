@@ -72,9 +72,9 @@ def score_bars(summary: dict[str, Any]) -> str:
         return "<p>No scores.</p>"
     bar, gap, left, top, height = 14, 18, 40, 10, 180
     group = bar * len(langs) + gap
-    width = left + group * len(metrics) + 10
+    width = left + group * len(metrics) + 90  # room for the last rotated label
     parts = [f'<svg class="chart" id="chart-scores" role="img" aria-label="scores per language" width="{width}" height="{height + 110}" '
-             f'xmlns="http://www.w3.org/2000/svg">']
+             '>']
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         y = top + height * (1 - tick)
         parts.append(f'<line x1="{left}" x2="{width - 5}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
@@ -112,7 +112,7 @@ def score_distribution(rows: list[dict[str, Any]], min_score: float | None, answ
     step = (width - left - 10) / bins
     sx = lambda v: left + (v - lo) / (hi - lo) * (width - left - 10)
     parts = [f'<svg class="chart" id="chart-distribution" role="img" aria-label="best passage score, answerable vs unanswerable" '
-             f'width="{width}" height="{height + 50}" xmlns="http://www.w3.org/2000/svg">']
+             f'width="{width}" height="{height + 50}">']
     for tick in range(0, peak + 1, max(1, peak // 4)):
         y = top + height * (1 - tick / peak)
         parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
@@ -127,10 +127,10 @@ def score_distribution(rows: list[dict[str, Any]], min_score: float | None, answ
                              f'{lo + k * BIN_WIDTH:.2f}–{lo + (k + 1) * BIN_WIDTH:.2f}: {n}</title></rect>')
     for v in [lo + i * 0.1 for i in range(int(round((hi - lo) / 0.1)) + 1)]:
         parts.append(f'<text x="{sx(v):.1f}" y="{top + height + 14}" text-anchor="middle">{v:.1f}</text>')
-    for value, label, dash in ((min_score, "refusal threshold", "6 3"), (answer_above, "always answered", "2 3")):
+    for row, (value, label, dash) in enumerate(((min_score, "refusal threshold", "6 3"), (answer_above, "always answered", "2 3"))):
         if isinstance(value, (int, float)) and lo <= value <= hi:
             parts.append(f'<line class="threshold" x1="{sx(value):.1f}" x2="{sx(value):.1f}" y1="{top}" y2="{top + height}" stroke="#1a202c" '
-                         f'stroke-width="1.5" stroke-dasharray="{dash}"/><text x="{sx(value) + 4:.1f}" y="{top + 10}">{esc(label)} {value:g}</text>')
+                         f'stroke-width="1.5" stroke-dasharray="{dash}"/><text x="{sx(value) + 4:.1f}" y="{top + 10 + 14 * row}">{esc(label)} {value:g}</text>')
     parts.append(f'<text x="{(left + width) / 2:.0f}" y="{top + height + 34}" text-anchor="middle">cosine of the best passage</text></svg>')
     return _legend([("answerable", ANSWERABLE), ("unanswerable", UNANSWERABLE)]) + "".join(parts)
 
@@ -149,7 +149,7 @@ def time_chart(rows: list[dict[str, Any]]) -> str:
         top_n = max(counts)
         w = 30
         parts = [f'<svg class="chart" id="chart-time" role="img" aria-label="seconds per answer" width="{bins * w + 60}" height="200" '
-                 'xmlns="http://www.w3.org/2000/svg">']
+                 '>']
         for k, n in enumerate(counts):
             h = 150 * n / top_n
             parts.append(f'<rect class="bar" x="{40 + k * w}" y="{160 - h:.1f}" width="{w - 2}" height="{h:.1f}" fill="#4a5568">'
@@ -158,7 +158,7 @@ def time_chart(rows: list[dict[str, Any]]) -> str:
         return "".join(parts)
     row_h, left, width = 16, 90, 640
     parts = [f'<svg class="chart" id="chart-time" role="img" aria-label="seconds per answer" width="{width}" height="{row_h * len(timed) + 30}" '
-             'xmlns="http://www.w3.org/2000/svg">']
+             '>']
     scale = (width - left - 60) / peak
     for i, r in enumerate(timed):
         y = 5 + i * row_h

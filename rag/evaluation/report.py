@@ -56,6 +56,8 @@ def load_questions(path: Path) -> list[Question]:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read question set {path}: {exc}") from None
     records = _csv_records(path, text) if path.suffix.lower() == ".csv" else _jsonl_records(path, text)
+    versions = {str(data.get("id")): n for n, data in records if is_feedback(data)}
+    records = [(n, data) for n, data in records if not is_feedback(data) or versions[str(data.get("id"))] == n]  # feedback: its last version
     out: list[Question] = []
     seen: dict[str, int] = {}
     skipped = 0
