@@ -99,7 +99,6 @@ class SentenceTransformerEmbedder:
         self._model = None
         self._tokenizer = None
         self._lock = threading.Lock()
-        self._queries = _QueryBatcher(self._encode)
 
     @classmethod
     def from_settings(cls, settings: IndexSettings, show_progress: bool = True) -> "SentenceTransformerEmbedder":
@@ -113,19 +112,34 @@ class SentenceTransformerEmbedder:
                 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # fail fast instead of trying a hub
                 from sentence_transformers import SentenceTransformer
 
-                log.info("loading embedding model %s", self.location)
                 try:
                     import torch
 
                     # loaded straight in the target dtype: converting afterwards holds both copies at once
                     dtype = torch.bfloat16 if self.dtype == "bfloat16" else torch.float32
-                    self._model = SentenceTransformer(str(self.location), device="cpu", model_kwargs={"dtype": dtype})
+                    location = self.load_location()
+                    log.info("loading embedding model %s (%s)", location, self.dtype)
+                    self._model = SentenceTransformer(str(location), device="cpu", model_kwargs={"dtype": dtype})
                 except Exception as exc:  # any loader failure means "this model is not usable here"
                     raise ModelMissingError(
                         f"could not load embedding model {self.name!r} from {self.location}: {exc}. "
                         "Set RAG_EMBEDDING_MODEL to a local sentence-transformers folder, or run: rag models"
                     ) from exc
             return self._model
+
+    def load_location(self) -> Path | str:
+        """Where the weights are read from: in bfloat16, the verified bfloat16 copy of a provisioned
+        model (``index.models.ensure_bf16``, made on first use: half the bytes to read, and no
+        float32 copy held while casting); else the model itself. The fingerprint stays the
+        original's: the copy gives the same vectors to the bit (tests/test_bf16_copy.py)."""
+        spec = models.SPECS.get(self.name)
+        if self.dtype != "bfloat16" or spec is None or not spec.unzip or Path(self.location).name != spec.name:
+            return self.location
+        try:
+            return models.ensure_bf16(spec, Path(self.location).parent)
+        except Exception as exc:  # a read-only or full disk: the original still loads, only slower
+            log.warning("no bfloat16 copy of %s (%s); loading the float32 files", self.name, exc)
+            return self.location
 
     @property
     def dim(self) -> int:
@@ -150,11 +164,11 @@ class SentenceTransformerEmbedder:
         return len(self._tokenizer(text, add_special_tokens=True)["input_ids"])
 
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        """One forward pass per ``batch_size`` texts. (A server batches single questions across
+        requests and caches them with ``rag.batching.BatchedEmbedder`` around this.)"""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if kind == "query" and len(texts) == 1:
-            return self._queries.embed(texts[0])[None, :]
         return self._encode(texts, kind)
 
     def _encode(self, texts: list[str], kind: Kind) -> np.ndarray:
@@ -171,70 +185,3 @@ class SentenceTransformerEmbedder:
         vectors = np.asarray(vectors, dtype=np.float32)
         # normalised again in float32: bfloat16 rounding leaves norms off by up to 1e-3
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-
-
-class _QueryBatcher:
-    """Single questions from concurrent requests are embedded together, one batch at a time.
-
-    Whatever arrives while a batch runs forms the next batch, so a busy server does one
-    forward pass for many questions instead of many competing ones (two cores cannot run
-    sixteen at once). A small cache serves the same question asked twice in one answer
-    (retrieval, then sentence selection).
-    """
-
-    def __init__(self, encode, cache_size: int = 256) -> None:
-        self._encode = encode
-        self._cond = threading.Condition()
-        self._pending: list[tuple[str, dict]] = []
-        self._busy = False
-        self._cache: dict[str, np.ndarray] = {}
-        self._cache_size = cache_size
-
-    def embed(self, text: str) -> np.ndarray:
-        with self._cond:
-            if text in self._cache:
-                return self._cache[text]
-            slot: dict = {}
-            self._pending.append((text, slot))
-            while "vector" not in slot and "error" not in slot:
-                if not self._busy:
-                    self._busy = True
-                    batch, self._pending = self._pending, []
-                    self._cond.release()
-                    try:
-                        self._run(batch)
-                    finally:
-                        self._cond.acquire()
-                        self._busy = False
-                        self._cond.notify_all()
-                else:
-                    self._cond.wait()
-            if "error" in slot:
-                raise slot["error"]
-            return slot["vector"]
-
-    def _run(self, batch: list[tuple[str, dict]]) -> None:
-        texts = list(dict.fromkeys(t for t, _ in batch))
-        errors: dict[str, Exception] = {}
-        try:
-            vectors = dict(zip(texts, self._encode(texts, "query")))
-        except Exception as exc:
-            if len(texts) == 1:
-                vectors, errors = {}, {texts[0]: exc}
-            else:  # one bad text must fail only its own request: encode each alone to find it
-                log.warning("a batch of %d queries failed (%s); encoding them one by one", len(texts), exc)
-                vectors = {}
-                for text in texts:
-                    try:
-                        vectors[text] = self._encode([text], "query")[0]
-                    except Exception as one:  # every waiter gets its own outcome, not a hang
-                        errors[text] = one
-        with self._cond:
-            for text, slot in batch:
-                if text in errors:
-                    slot["error"] = errors[text]
-                else:
-                    slot["vector"] = vectors[text]
-            self._cache.update(vectors)
-            while len(self._cache) > self._cache_size:
-                self._cache.pop(next(iter(self._cache)))

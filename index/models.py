@@ -183,3 +183,127 @@ def provision(spec: ModelSpec, models_dir: Path, force: bool = False, progress=N
     shutil.rmtree(downloads, ignore_errors=True)
     log.info("%s: verified and installed at %s", spec.name, target)
     return target
+
+
+# --- A bfloat16 copy of the embedding model -------------------------------------------------
+# The shipped EmbeddingGemma weights are float32 (1.2 GB). Loading them in bfloat16 reads all
+# 1.2 GB and holds both copies while casting (2.2 GB peak). The copy below is made once from the
+# verified float32 files, cast tensor by tensor exactly as a load would cast them (so the vectors
+# are the same to the bit), and checksummed; later loads read 0.6 GB and peak at bfloat16 size.
+BF16_SUFFIX = "-bfloat16"
+BF16_MARKER = ".bf16-verified.json"
+BF16_FORMAT = 1  # bump when the conversion changes: older copies are then rebuilt
+
+
+def bf16_path(spec: ModelSpec, models_dir: Path) -> Path:
+    """Where the bfloat16 copy of a provisioned folder model lives (beside the original)."""
+    return models_dir / f"{spec.name}{BF16_SUFFIX}"
+
+
+def _bf16_source_id(spec: ModelSpec) -> str:
+    return hashlib.sha256(f"{BF16_FORMAT}\n{manifest_text(spec)}".encode()).hexdigest()
+
+
+def _bf16_record(spec: ModelSpec, models_dir: Path) -> dict | None:
+    import json
+
+    marker = bf16_path(spec, models_dir) / BF16_MARKER
+    try:
+        record = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) and record.get("source") == _bf16_source_id(spec) else None
+
+
+def is_bf16_ready(spec: ModelSpec, models_dir: Path) -> bool:
+    """True when a bfloat16 copy made from the current verified original is in place, every file of
+    its checksum list present at its recorded size (cheap: no rehash; ``verify_bf16`` rehashes)."""
+    record = _bf16_record(spec, models_dir)
+    if record is None:
+        return False
+    root = bf16_path(spec, models_dir)
+    try:
+        return all((root / rel).stat().st_size == size for rel, (_, size) in record["files"].items())
+    except (OSError, KeyError, TypeError, ValueError):
+        return False
+
+
+def verify_bf16(spec: ModelSpec, models_dir: Path) -> list[str]:
+    """Problems found when rehashing the bfloat16 copy against its checksum list; empty when it matches."""
+    record = _bf16_record(spec, models_dir)
+    if record is None:
+        return ["no bfloat16 copy made from the current model"]
+    root = bf16_path(spec, models_dir)
+    problems = []
+    for rel, (digest, _) in record["files"].items():
+        path = root / rel
+        if not path.exists():
+            problems.append(f"{rel}: missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{rel}: sha256 mismatch")
+    return problems
+
+
+def _convert_safetensors(src: Path, dst: Path) -> None:
+    """``src`` with every float32 tensor cast to bfloat16, read one tensor at a time (memory-mapped)."""
+    import torch
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    out = {}
+    with safe_open(str(src), framework="pt") as fh:
+        metadata = fh.metadata() or {}
+        for key in fh.keys():
+            tensor = fh.get_tensor(key)
+            out[key] = tensor.to(torch.bfloat16) if tensor.dtype == torch.float32 else tensor
+    save_file(out, str(dst), metadata=metadata)
+
+
+def ensure_bf16(spec: ModelSpec, models_dir: Path) -> Path:
+    """The verified bfloat16 copy of a provisioned folder model, made now if missing or stale.
+
+    Only the transformer's weights (``model.safetensors`` at the top) are cast; the small dense
+    heads and every other file are hard links to (or copies of) the verified originals, so the
+    copy loads exactly like the original loaded with ``dtype=bfloat16``. Made in a temporary
+    folder and renamed into place, so a crash or a second process never leaves half a copy.
+
+    Example::
+
+        >>> ensure_bf16(EMBEDDING, models_dir)   # ~10 s once, then a marker check
+        PosixPath('.../models/embeddinggemma-300m-bfloat16')
+    """
+    import json
+    import os
+
+    if not spec.unzip:
+        raise ValueError(f"{spec.name} is not a folder model")
+    source = require(spec, models_dir)
+    target = bf16_path(spec, models_dir)
+    if is_bf16_ready(spec, models_dir):
+        return target
+    log.info("%s: writing a bfloat16 copy at %s (once)", spec.name, target)
+    with tempfile.TemporaryDirectory(dir=models_dir, prefix=".bf16-") as tmp:
+        built = Path(tmp) / "model"
+        files: dict[str, list] = {}
+        for path in sorted(p for p in source.rglob("*") if p.is_file() and p.name != MARKER):
+            rel = path.relative_to(source)
+            out = built / rel
+            out.parent.mkdir(parents=True, exist_ok=True)
+            if rel.as_posix() == "model.safetensors":
+                _convert_safetensors(path, out)
+            else:
+                try:
+                    os.link(path, out)
+                except OSError:  # another filesystem, or links not allowed
+                    shutil.copy2(path, out)
+            files[rel.as_posix()] = [sha256_file(out), out.stat().st_size]
+        (built / BF16_MARKER).write_text(json.dumps({"source": _bf16_source_id(spec), "format": BF16_FORMAT, "files": files}, indent=1))
+        if target.exists():  # stale (an older original or format) or damaged
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            built.rename(target)
+        except OSError:  # another process renamed its own copy in first: use that one
+            if not is_bf16_ready(spec, models_dir):
+                raise
+    log.info("%s: bfloat16 copy verified at %s", spec.name, target)
+    return target

@@ -20,6 +20,7 @@ from index.embedder import SentenceTransformerEmbedder
 from index.errors import IndexMismatchError
 from index.settings import IndexSettings
 from index.store import IndexStore, rebuild_hint
+from rag.batching import BatchedEmbedder
 from rag.errors import InputError
 from rag.questions import check_question
 from rag.retrieval import MODES, Retriever
@@ -35,16 +36,30 @@ def default_settings() -> RagSettings:
     return RagSettings.load()
 
 
-def embedder(settings: RagSettings) -> SentenceTransformerEmbedder:
-    """The loaded embedding model for ``settings`` (loaded on first use, then shared)."""
+def embedder(settings: RagSettings) -> BatchedEmbedder:
+    """The loaded embedding model for ``settings`` (loaded on first use, then shared), with single
+    questions from concurrent requests embedded in shared passes and repeated ones cached (``rag.batching``)."""
     return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype)
 
 
 @lru_cache(maxsize=4)
-def _embedder_for(model: str, models_dir, batch_size: int, dtype: str) -> SentenceTransformerEmbedder:
+def _embedder_for(model: str, models_dir, batch_size: int, dtype: str) -> BatchedEmbedder:
     """One loaded model per model identity and dtype, shared by every index and settings variant."""
-    return SentenceTransformerEmbedder.from_settings(
-        IndexSettings(models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size, embed_dtype=dtype), show_progress=False)
+    return BatchedEmbedder(SentenceTransformerEmbedder.from_settings(
+        IndexSettings(models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size, embed_dtype=dtype), show_progress=False))
+
+
+def preload(settings: RagSettings) -> None:
+    """Load what an answer with ``settings`` needs, the two models side by side: the local LLM
+    starts in a background thread (llama.cpp loads outside the GIL) while this thread loads the
+    embedder and the index. A cold ``rag ask`` then waits for the slower of the two, not both."""
+    from rag import backends
+
+    if settings.backend == "local" and backends.get(settings.backend).uses_llm:
+        from rag.llm import LocalServer
+
+        LocalServer.start_background(settings)
+    get_retriever(settings)
 
 
 def _load_retriever(settings: RagSettings) -> Retriever:
@@ -78,6 +93,10 @@ def get_retriever(settings: RagSettings | None = None) -> Retriever:
     """The retriever for ``settings`` (default: environment/config), loaded once and again after
     the index on disk changes (a rebuild by ``rag index`` is picked up without a restart)."""
     settings = settings or default_settings()
+    stamp = _stamp(settings.index_dir)
+    hit = _retrievers.get(settings)  # without the lock: one answer asks several times, and requests must not queue here
+    if hit is not None and hit[0] == stamp:
+        return hit[1]
     with _lock:
         stamp = _stamp(settings.index_dir)
         hit = _retrievers.get(settings)

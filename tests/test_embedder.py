@@ -5,18 +5,18 @@ import time
 import numpy as np
 import pytest
 
-from index.embedder import _QueryBatcher
+from rag.batching import QueryBatcher
 
 
 def test_concurrent_questions_are_batched_and_each_gets_its_own_vector() -> None:
     calls = []
 
-    def encode(texts, kind):
+    def encode(texts):
         calls.append(len(texts))
         time.sleep(0.05)
         return np.array([[len(t)] for t in texts], dtype=np.float32)
 
-    batcher = _QueryBatcher(encode)
+    batcher = QueryBatcher(encode)
     out = {}
     threads = [threading.Thread(target=lambda i=i: out.__setitem__(i, batcher.embed("x" * i))) for i in range(1, 17)]
     for t in threads:
@@ -30,8 +30,8 @@ def test_concurrent_questions_are_batched_and_each_gets_its_own_vector() -> None
 
 
 def test_an_encoder_error_reaches_the_caller() -> None:
-    def broken(texts, kind):
+    def broken(texts):
         raise ValueError("boom")
 
     with pytest.raises(ValueError, match="boom"):
-        _QueryBatcher(broken).embed("a")
+        QueryBatcher(broken).embed("a")

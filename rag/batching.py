@@ -1,0 +1,161 @@
+"""Query embeddings for a busy server: concurrent questions share one forward pass, and a question
+asked again (after normalising spaces and Unicode forms) is answered from a small LRU cache.
+
+On two cores sixteen forward passes cannot run at once; one pass over sixteen questions costs
+about a quarter of sixteen single passes (bench/bench_api.py measures it). ``QueryBatcher`` has
+no thread of its own: the first caller that finds no pass running runs one for everything
+queued, up to ``max_batch``; whoever arrives meanwhile waits and forms the next batch.
+``BatchedEmbedder`` wraps any ``Embedder`` so single query embeddings go through it; every
+other call (documents, several texts at once) goes straight to the wrapped model.
+
+Example::
+
+    >>> emb = BatchedEmbedder(SentenceTransformerEmbedder.from_settings(settings))
+    >>> emb.embed(["Who met  Blinken?"], "query")     # one pass, cached as "Who met Blinken?"
+    >>> emb.embed(["Who met Blinken? "], "query")     # the same normalised text: no pass
+    >>> emb.cache_info()
+    CacheInfo(hits=1, misses=1, batches=1, batched=1, size=1)
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from index.embedder import Embedder, Kind
+
+log = logging.getLogger(__name__)
+
+CACHE_SIZE = 1024  # question vectors kept (3 KB each); a repeated question skips the forward pass
+MAX_BATCH = 64  # questions per forward pass at most; beyond that a pass is long enough to make latency jumpy
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_question(text: str) -> str:
+    """The form a question is embedded and cached under: Unicode NFC, runs of white space as one
+    space, no space at either end. (Case and diacritics are kept: they change the vector.)
+
+    >>> normalize_question("  Who   met\\u00a0Blinken?\\n")
+    'Who met Blinken?'
+    """
+    return _SPACE.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """Counters since start: cache hits and misses, forward passes run and questions they embedded."""
+
+    hits: int
+    misses: int
+    batches: int
+    batched: int
+    size: int
+
+
+class QueryBatcher:
+    """Embeds single texts with ``encode(texts) -> rows``, batching concurrent callers; thread-safe."""
+
+    def __init__(self, encode: Callable[[list[str]], np.ndarray], cache_size: int = CACHE_SIZE, max_batch: int = MAX_BATCH) -> None:
+        self._encode = encode
+        self._cond = threading.Condition()
+        self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._busy = False
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_size = cache_size
+        self._max_batch = max_batch
+        self._hits = self._misses = self._batches = self._batched = 0
+
+    def embed(self, text: str) -> np.ndarray:
+        """The vector of ``text`` (already normalised by the caller), from the cache or a shared pass."""
+        # fast path without the condition: a dict read is atomic under the GIL, and a hit must not
+        # queue behind threads waiting for a forward pass
+        vector = self._cache.get(text)
+        if vector is not None:
+            with self._cond:
+                self._hits += 1
+                if text in self._cache:
+                    self._cache.move_to_end(text)
+            return vector
+        with self._cond:
+            self._misses += 1
+            slot: dict[str, Any] = {}
+            self._pending.append((text, slot))
+            while "vector" not in slot and "error" not in slot:
+                if self._busy:
+                    self._cond.wait()
+                    continue
+                self._busy = True
+                batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch:]
+                self._cond.release()
+                try:
+                    self._run(batch)
+                finally:
+                    self._cond.acquire()
+                    self._busy = False
+                    self._cond.notify_all()
+        if "error" in slot:
+            raise slot["error"]
+        return slot["vector"]
+
+    def _run(self, batch: list[tuple[str, dict[str, Any]]]) -> None:
+        texts = list(dict.fromkeys(t for t, _ in batch))
+        errors: dict[str, Exception] = {}
+        vectors: dict[str, np.ndarray] = {}
+        try:
+            vectors = dict(zip(texts, self._encode(texts)))
+        except Exception as exc:
+            if len(texts) == 1:
+                errors = {texts[0]: exc}
+            else:  # one bad text must fail only its own request: encode each alone to find it
+                log.warning("a batch of %d queries failed (%s); encoding them one by one", len(texts), exc)
+                for text in texts:
+                    try:
+                        vectors[text] = self._encode([text])[0]
+                    except Exception as one:  # every waiter gets its own outcome, not a hang
+                        errors[text] = one
+        with self._cond:
+            self._batches += 1
+            self._batched += len(texts)
+            for text, slot in batch:
+                if text in errors:
+                    slot["error"] = errors[text]
+                else:
+                    slot["vector"] = vectors[text]
+            for text, vector in vectors.items():
+                self._cache[text] = vector
+                self._cache.move_to_end(text)
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+
+    def info(self) -> CacheInfo:
+        with self._cond:
+            return CacheInfo(self._hits, self._misses, self._batches, self._batched, len(self._cache))
+
+
+class BatchedEmbedder:
+    """An ``Embedder`` whose single query embeddings are normalised, cached and batched across
+    threads (``QueryBatcher``); everything else is the wrapped embedder's (attributes included)."""
+
+    def __init__(self, inner: Embedder, cache_size: int = CACHE_SIZE, max_batch: int = MAX_BATCH) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.fingerprint = inner.fingerprint
+        self._queries = QueryBatcher(lambda texts: inner.embed(texts, "query"), cache_size, max_batch)
+
+    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+        if kind == "query" and len(texts) == 1:
+            return self._queries.embed(normalize_question(texts[0]))[None, :].copy()  # the cached row stays intact
+        return self.inner.embed(texts, kind)
+
+    def cache_info(self) -> CacheInfo:
+        return self._queries.info()
+
+    def __getattr__(self, name: str) -> Any:  # dim, max_tokens, count_tokens, model, dtype… of the wrapped model
+        return getattr(self.inner, name)
