@@ -32,23 +32,6 @@ def test_an_english_reader_gets_labelled_translations_with_the_originals_in_the_
     assert shown == a.text and not a.replaced
 
 
-def test_a_translation_naming_another_city_is_flagged(seed_index) -> None:
-    _, a = run("Where and on which day were the high-level US-Iraqi consultations held?",
-               "The consultations were held in Washington on Thursday.", seed_index)
-    assert not a.grounded and "translation_name_unmatched" in codes(a), a.reasons
-
-
-def test_a_translation_with_the_wrong_month_is_flagged(seed_index) -> None:
-    _, a = run("When did Prime Minister al-Sudani oversee the launch of the military talks?",
-               "Prime Minister al-Sudani oversaw the launch of the first round of military talks on 27 September.", seed_index)
-    assert not a.grounded and "translation_month" in codes(a), (a.text, a.reasons)
-
-
-def test_an_arabic_answer_placing_a_meeting_in_two_cities_is_flagged(seed_index) -> None:
-    _, a = run("أين عقدت المشاورات الأمريكية العراقية رفيعة المستوى؟", "عقدت المشاورات في واشنطن وفي بغداد [1]", seed_index)
-    assert not a.grounded and "slot_conflict" in codes(a), (a.text, a.reasons)
-
-
 def test_an_answer_line_repeating_the_question_is_dropped_and_the_stream_replaced(seed_index) -> None:
     shown, a = run("من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟",
                    "أنتوني بلينكن هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن. [1]", seed_index)
@@ -83,8 +66,22 @@ def test_an_openai_stream_ends_with_the_replacement_when_the_checks_withdrew_tex
     assert "الذي التقى أنتوني بلينكن في واشنطن." in streamed  # what the client saw before the replacement
 
 
-def test_a_translation_losing_a_negation_is_flagged(seed_index) -> None:
-    """"no longer needs combat forces" (لم تعد بحاجة) rendered as needing them."""
-    _, a = run("What did Prime Minister Mustafa al-Kadhimi announce about US combat forces?",
-               "His country needs American combat forces to fight ISIS.", seed_index)
-    assert not a.grounded and "translation_negation_lost" in codes(a), (a.text, a.reasons)
+# Each wrong kind of model output, through ask(), and the finding that flags it.
+WRONG = [
+    pytest.param("Where and on which day were the high-level US-Iraqi consultations held?",
+                 "The consultations were held in Washington on Thursday.", "translation_name_unmatched", id="another-city"),
+    pytest.param("When did Prime Minister al-Sudani oversee the launch of the military talks?",
+                 "Prime Minister al-Sudani oversaw the launch of the first round of military talks on 27 September.",
+                 "translation_month", id="wrong-month"),
+    pytest.param("أين عقدت المشاورات الأمريكية العراقية رفيعة المستوى؟", "عقدت المشاورات في واشنطن وفي بغداد [1]", "slot_conflict",
+                 id="two-cities"),
+    # "no longer needs combat forces" (لم تعد بحاجة) rendered as needing them
+    pytest.param("What did Prime Minister Mustafa al-Kadhimi announce about US combat forces?",
+                 "His country needs American combat forces to fight ISIS.", "translation_negation_lost", id="lost-negation"),
+]
+
+
+@pytest.mark.parametrize(("question", "reply", "code"), WRONG)
+def test_a_wrong_model_answer_is_flagged(seed_index, question: str, reply: str, code: str) -> None:
+    _, a = run(question, reply, seed_index)
+    assert not a.grounded and code in codes(a), (a.text, a.reasons)
