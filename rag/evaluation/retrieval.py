@@ -12,6 +12,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from rag.evaluation.report import Question
+from rag.evaluation.scoring import recall_at, reciprocal_rank
 from rag.retrieval import Retriever
 from rag.types import Passage
 
@@ -37,11 +38,10 @@ def question_metrics(q: Question, passages: list[Passage], min_score: float) -> 
     names = [doc_name(p.doc_id) for p in passages]
     gold = {doc_name(d) for d in q.docs}
     for k in KS:
-        m[f"recall@{k}"] = len(gold & set(names[:k])) / len(gold) if gold else 0.0
+        m[f"recall@{k}"] = recall_at(names, gold, k)
         texts = [squash(p.text) for p in passages[:k]]
         m[f"evidence_hit@{k}"] = float(any(squash(e) in t for e in q.evidence for t in texts)) if q.evidence else 0.0
-    first = next((i for i, n in enumerate(names[:10], 1) if n in gold), None)
-    m["mrr@10"] = 1.0 / first if first else 0.0
+    m["mrr@10"] = reciprocal_rank(names, gold, 10)
     m["top_score"] = passages[0].dense_score if passages else 0.0
     return m
 

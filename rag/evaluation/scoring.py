@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 import string
 from collections import Counter
+from collections.abc import Collection, Sequence
 
 from index.arabic import ARABIC_RUN, TATWEEL, ascii_digits, strip_diacritics
 from rag.answer_text import strip_citations
@@ -76,3 +77,13 @@ def gold_contained(prediction: str, gold: str) -> bool:
     """The normalised gold answer occurs in the normalised prediction."""
     g = normalize(gold).strip(" .")
     return bool(g) and g in normalize(prediction)
+
+
+def recall_at(ranked: Sequence[str], gold: Collection[str], k: int) -> float:
+    """Share of the ``gold`` ids found among the first ``k`` of ``ranked`` (0.0 without gold)."""
+    return len(set(gold) & set(ranked[:k])) / len(set(gold)) if gold else 0.0
+
+
+def reciprocal_rank(ranked: Sequence[str], gold: Collection[str], cutoff: int = 10) -> float:
+    """1 / the rank of the first gold id within ``cutoff`` (0.0 when none is there): MRR@cutoff's term."""
+    return next((1.0 / i for i, x in enumerate(ranked[:cutoff], 1) if x in gold), 0.0)
