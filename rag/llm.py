@@ -20,6 +20,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:  # annotations only: rag.settings checks backend names against
 
 log = logging.getLogger(__name__)
 
+PROMPT_CACHE_MIB = 256  # host-memory cache of slot prompts (llama.cpp's default, 8 GiB, is more than this machine has)
+
 
 class LocalServer:
     """The embedded GGUF model served by llama.cpp on 127.0.0.1 (one per process)."""
@@ -39,13 +42,23 @@ class LocalServer:
     _instance: "LocalServer | None" = None
     _lock = threading.Lock()
 
-    def __init__(self, model_path: Path, threads: int, ctx: int) -> None:
+    def __init__(self, model_path: Path, threads: int, ctx: int, slots: int = 1) -> None:
         import xllamacpp
 
         params = xllamacpp.CommonParams()
         params.model.path = str(model_path)
-        params.n_ctx = ctx
-        params.n_parallel = 1
+        # Parallel slots with continuous batching: up to ``slots`` answers decode together, one
+        # token each per step, so a second reader gets its first words without waiting for the
+        # first reader's whole answer. Each slot keeps its own ``ctx`` tokens (the KV cache is
+        # split, so the total is ctx × slots: 28 KB a token for this 1.5B model, 460 MB for 4 × 4096).
+        params.n_parallel = slots
+        params.n_ctx = ctx * slots
+        params.kv_unified = False
+        params.cont_batching = True
+        # A slot keeps its last prompt: the next request sharing its beginning (the system prompt and
+        # instructions every answer starts with) reuses it instead of evaluating it again.
+        params.cache_prompt = True
+        params.cache_ram_mib = PROMPT_CACHE_MIB
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.port = 0  # any free port on loopback
@@ -53,14 +66,16 @@ class LocalServer:
         self.api_key = secrets.token_urlsafe(32)
         params.api_keys = [self.api_key]
         params.verbosity = -1
-        log.info("starting the local LLM %s (%d threads)", model_path.name, threads)
+        self.slots = slots
+        log.info("starting the local LLM %s (%d threads, %d slots of %d tokens)", model_path.name, threads, slots, ctx)
         self._server = xllamacpp.Server(params)
         self.base_url = self._server.listening_address.rstrip("/") + "/v1"
         log.info("local LLM listening on %s", self.base_url)
 
     @classmethod
     def get(cls, settings: RagSettings) -> "LocalServer":
-        """Start the server on first use; later calls get the same one."""
+        """Start the server on first use; later calls get the same one (a start in progress in
+        another thread, see ``start_background``, is waited for)."""
         with cls._lock:
             if cls._instance is None:
                 spec = models.SPECS.get(settings.llm_model)
@@ -68,11 +83,27 @@ class LocalServer:
                 if not path.exists():
                     raise ModelMissingError(f"local LLM file {path} does not exist; run: rag models (or set RAG_LLM_MODEL)")
                 try:
-                    cls._instance = cls(path, settings.llm_threads, settings.llm_ctx)
+                    cls._instance = cls(path, settings.llm_threads, settings.llm_ctx, settings.llm_parallel)
                 except Exception as exc:  # the native server gives no finer error types
                     raise BackendError(f"could not start the local LLM from {path}: {exc}") from exc
                 atexit.register(cls.shutdown)
             return cls._instance
+
+    @classmethod
+    def start_background(cls, settings: RagSettings) -> threading.Thread:
+        """Start the server in a background thread, so it loads while the caller loads the embedder
+        and the index (a cold ``rag ask`` pays for the slower of the two, not their sum). A failure
+        is logged here and raised again by the next ``get``."""
+
+        def start() -> None:
+            try:
+                cls.get(settings)
+            except Exception as exc:  # reported to the caller by its own get()
+                log.debug("background start of the local LLM failed: %s", exc)
+
+        thread = threading.Thread(target=start, name="local-llm-start", daemon=True)
+        thread.start()
+        return thread
 
     @classmethod
     def shutdown(cls) -> None:
@@ -85,8 +116,6 @@ class LocalServer:
 
 def chat_model(settings: RagSettings, max_tokens: int | None = None, temperature: float = 0.0):
     """A ``ChatOpenAI`` for the configured backend (``local`` starts the embedded server)."""
-    from langchain_openai import ChatOpenAI
-
     if settings.backend == "local":
         server = LocalServer.get(settings)
         base_url, model, key = server.base_url, "local", server.api_key
@@ -95,11 +124,28 @@ def chat_model(settings: RagSettings, max_tokens: int | None = None, temperature
     else:
         raise BackendError(f"backend {settings.backend!r} uses no LLM")
     calls = _calls.get()
-    return ChatOpenAI(
+    return _compatible_chat()(
         base_url=base_url, model=model, api_key=key, temperature=temperature,
         max_tokens=max_tokens or settings.llm_max_tokens, timeout=settings.llm_timeout_s, max_retries=0,
         http_client=calls.client(settings.llm_timeout_s) if calls is not None else None,
     )
+
+
+@lru_cache(maxsize=1)
+def _compatible_chat():
+    """``ChatOpenAI`` that sends the length limit as ``max_tokens``. langchain-openai renames it to
+    ``max_completion_tokens`` (OpenAI's newer name), which llama.cpp-based servers, Ollama and older
+    vLLM ignore or reject (issue 17); every OpenAI-compatible server honours ``max_tokens``."""
+    from langchain_openai import ChatOpenAI
+
+    class CompatibleChatOpenAI(ChatOpenAI):
+        def _get_request_payload(self, input_, *, stop=None, **kwargs):
+            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+            if "max_completion_tokens" in payload:
+                payload["max_tokens"] = payload.pop("max_completion_tokens")
+            return payload
+
+    return CompatibleChatOpenAI
 
 
 class LLMCalls:

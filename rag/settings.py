@@ -30,6 +30,7 @@ class RagSettings(IndexSettings):
         "min_score": (-1.0, 2.0),
         "llm_threads": (1, 512),
         "llm_ctx": (256, 1_048_576),
+        "llm_parallel": (1, 64),
         "llm_max_tokens": (1, 65_536),
         "llm_timeout_s": (0.1, 86_400),
         "prompt_tokens": (100, 1_000_000),
@@ -48,7 +49,8 @@ class RagSettings(IndexSettings):
     backend: str = "local"  # a name in rag.backends: "local" | "openai" | "extractive"
     llm_model: str = DEFAULT_LLM_MODEL
     llm_threads: int = 2
-    llm_ctx: int = 4096
+    llm_ctx: int = 4096  # tokens of context per slot
+    llm_parallel: int = 4  # local LLM: answers decoded together (llama.cpp slots, continuous batching); each holds llm_ctx tokens
     llm_max_tokens: int = 300
     openai_base_url: str = "http://127.0.0.1:11434/v1"
     openai_model: str = "qwen2.5:1.5b"

@@ -1,0 +1,60 @@
+"""The embedded llama.cpp server: parallel slots with continuous batching (a second reader's first
+words do not wait for the first reader's whole answer), and the length limit honoured when sent
+through the OpenAI-compatible client (issue 17: ``max_tokens``, not ``max_completion_tokens``)."""
+import json
+import threading
+import time
+
+import httpx
+import pytest
+
+from rag.llm import LocalServer, chat_model
+
+pytestmark = pytest.mark.slow
+PROMPT = "Count from 1 to 200 in English words, separated by commas."
+
+
+@pytest.fixture(scope="module")
+def local(real_settings):
+    settings = real_settings.replace(backend="local", llm_parallel=2)
+    LocalServer.shutdown()  # a server another module started may have other slots
+    yield settings, LocalServer.get(settings)
+    LocalServer.shutdown()
+
+
+def test_the_limit_is_sent_as_max_tokens_and_the_server_honours_it(local) -> None:
+    settings, _ = local
+    chat = chat_model(settings, max_tokens=7)
+    payload = chat._get_request_payload([("user", PROMPT)])
+    assert payload["max_tokens"] == 7 and "max_completion_tokens" not in payload
+    reply = chat.invoke([("user", PROMPT)])
+    assert reply.response_metadata["token_usage"]["completion_tokens"] == 7
+    assert reply.response_metadata["finish_reason"] == "length"
+    pieces = list(chat_model(settings, max_tokens=5).stream([("user", PROMPT)]))  # the streamed path too
+    assert 1 <= sum(1 for p in pieces if p.content) <= 5
+
+
+def _stream(server: LocalServer, max_tokens: int, times: dict) -> None:
+    body = {"messages": [{"role": "user", "content": PROMPT}], "max_tokens": max_tokens, "stream": True, "temperature": 0}
+    with httpx.stream("POST", server.base_url + "/chat/completions", json=body, timeout=300,
+                      headers={"Authorization": f"Bearer {server.api_key}"}) as r:
+        for line in r.iter_lines():
+            if line.startswith("data: ") and line != "data: [DONE]":
+                delta = json.loads(line[6:])["choices"][0]["delta"].get("content")
+                if delta:
+                    times.setdefault("first", time.perf_counter())
+    times["end"] = time.perf_counter()
+
+
+def test_a_second_reader_starts_before_the_first_answer_ends(local) -> None:
+    settings, server = local
+    props = httpx.get(server.base_url.removesuffix("/v1") + "/props", headers={"Authorization": f"Bearer {server.api_key}"}).json()
+    assert props["total_slots"] == settings.llm_parallel == server.slots
+    first, second = {}, {}
+    a = threading.Thread(target=_stream, args=(server, 40, first))
+    a.start()
+    while "first" not in first and a.is_alive():
+        time.sleep(0.01)
+    _stream(server, 5, second)  # asked while the first answer is still being written
+    a.join()
+    assert second["first"] < first["end"] and second["end"] < first["end"], (first, second)
