@@ -22,6 +22,7 @@ _EXPORTS: dict[str, str] = {
     "search": "rag.service",
     "get_retriever": "rag.service",
     "embedder": "rag.service",
+    "preload": "rag.service",
     "check_question": "rag.questions",
     "check_unicode": "rag.questions",
     "detect_language": "rag.language",

@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -66,6 +67,13 @@ def split_passages(passages: list[Passage], min_words: int = 4) -> list[Sentence
     return out
 
 
+@lru_cache(maxsize=20_000)
+def _sentence_words(text: str) -> frozenset[str]:
+    """A passage sentence's words, cached: the same passages come back question after question, and
+    tokenising them again was a third of an extractive answer's Python time (bench/bench_api.py's profile)."""
+    return frozenset(tokenize(text))
+
+
 def select_sentences(question: str, passages: list[Passage], embedder: Embedder, max_sentences: int = 3, margin: float = EXTRACTIVE_MARGIN) -> list[Sentence]:
     """The best ``max_sentences`` sentences (within ``margin`` of the best), in passage order."""
     sents = split_passages(passages)
@@ -75,7 +83,7 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     svecs = embed_sentences(embedder, [s.text for s in sents])
     sims = svecs @ qvec
     qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
-    overlaps = idf_shares(qtokens, [set(tokenize(s.text)) for s in sents])
+    overlaps = idf_shares(qtokens, [_sentence_words(s.text) for s in sents])
     for s, sim, overlap in zip(sents, sims, overlaps):
         s.score = float(sim) + SELECT_LEXICAL_BONUS * overlap + SELECT_PASSAGE_BONUS * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)

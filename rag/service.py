@@ -53,9 +53,7 @@ def preload(settings: RagSettings) -> None:
     """Load what an answer with ``settings`` needs, the two models side by side: the local LLM
     starts in a background thread (llama.cpp loads outside the GIL) while this thread loads the
     embedder and the index. A cold ``rag ask`` then waits for the slower of the two, not both."""
-    from rag import backends
-
-    if settings.backend == "local" and backends.get(settings.backend).uses_llm:
+    if settings.backend == "local":
         from rag.llm import LocalServer
 
         LocalServer.start_background(settings)

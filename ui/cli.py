@@ -290,9 +290,12 @@ def cmd_eval_xquad(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     import sys
 
-    from rag import Answer, ask_stream
+    from rag import Answer, ask_stream, check_question, preload
 
     settings = _settings(args)
+    # the models load side by side (the local LLM in the background) once the question is known to be valid
+    check_question(" ".join(args.question), settings)
+    preload(settings.replace(backend=args.backend))
     answer = None
     for piece in ask_stream(" ".join(args.question), top_k=args.k, backend=args.backend, settings=settings):
         if isinstance(piece, Answer):
