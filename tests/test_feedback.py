@@ -68,8 +68,12 @@ def test_a_feedback_entry_round_trips_into_rag_eval_answers(seed_index, tmp_path
     entry = store.add(remember(real, seed_index), "down", comment="I wanted the name alone", expected="فؤاد حسين")
     monkeypatch.setenv("RAG_MODELS_DIR", str(seed_index.models_dir))
     out = tmp_path / "run.json"
-    code = main(["--home", str(seed_index.home), "eval", "answers", str(store.path), "--backend", "extractive", "--json", str(out)])
+    code = main(["--home", str(seed_index.home), "eval", "answers", str(store.path), "--backend", "extractive", "--json", str(out),
+                 "--html", str(tmp_path / "run.html"), "--ragas-export", str(tmp_path / "run.ragas.jsonl")])
     assert code == 0
+    page = (tmp_path / "run.html").read_text(encoding="utf-8")
+    assert 'id="chart-scores"' in page and entry.id in page and "I wanted" not in page  # the report shows the question, not the comment
+    assert json.loads((tmp_path / "run.ragas.jsonl").read_text(encoding="utf-8"))["reference"] == "فؤاد حسين"
     rows = json.loads(out.read_text(encoding="utf-8"))["questions"]
     assert len(rows) == 1 and rows[0]["id"] == entry.id and rows[0]["question"] == real.question
     assert rows[0]["facts"] == [["فؤاد حسين"]] and rows[0]["facts_found"] == ["فؤاد حسين"] and rows[0]["fact_recall"] == 1.0

@@ -212,7 +212,10 @@ def build_app(settings: Settings) -> gr.Blocks:
         box.submit(respond, [box, chat, turns, backend, top_k], outputs)
         send.click(respond, [box, chat, turns, backend, top_k], outputs)
         clear.click(lambda: ([], [], LABELS["no_sources"], "", ""), None, outputs)
-        chat.like(lambda data, t: rate(data, t, settings), [turns], [rated, feedback_box, feedback_status, comment, expected])
+        def on_like(t: list, data: gr.LikeData):  # Gradio passes the event by this annotation
+            return rate(data, t, settings)
+
+        chat.like(on_like, [turns], [rated, feedback_box, feedback_status, comment, expected])
         send_feedback.click(lambda r, c, e: send_details(r, c, e, settings), [rated, comment, expected], [feedback_status, comment, expected])
         articles_tab(settings)
     return app
