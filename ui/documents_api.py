@@ -64,16 +64,26 @@ class FeedbackRequest(BaseModel):
     expected: str = Field("", max_length=2000, description="The answer the reader expected; becomes the test question's facts")
 
 
-def _errors(model: type[BaseModel], *codes: int) -> dict[int | str, dict[str, Any]]:
-    return {c: {"model": model, "description": d} for c, d in (
-        (401, "Missing or wrong bearer token"), (404, "No document, job or answer with that id"),
-        (409, "Another process is building the index"), (413, "Body over the upload limit"),
-        (422, "Malformed body, or every file refused (the reasons are in the message)")) if c in codes}
+ERROR_STATUSES = {
+    400: "Text that is not valid Unicode, a body that is not UTF-8",
+    401: "Missing or wrong bearer token",
+    404: "No document, job or answer with that id",
+    408: "The request body did not arrive within body_timeout_s",
+    413: "Body over the limit",
+    422: "Malformed body or id, or every file refused (the reasons are in the message)",
+    503: "The index is missing or damaged",
+}
+
+
+def _errors(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    """Every error these routes can answer, in the API's one shape (also replaces FastAPI's own 422 schema)."""
+    return {code: {"model": model, "description": text} for code, text in ERROR_STATUSES.items()}
 
 
 def documents_router(settings: Settings, error_model: type[BaseModel]) -> APIRouter:
     """The routes above, over the managed corpus of ``settings``' index; ``error_model``: the API's one error shape."""
     router = APIRouter()
+    errors = _errors(error_model)
 
     def corpus() -> Corpus:
         return open_corpus(settings, lambda: embedder(settings))
@@ -111,17 +121,17 @@ def documents_router(settings: Settings, error_model: type[BaseModel]) -> APIRou
                              "job": job.to_dict()}, status_code=202)
 
     @router.get("/v1/documents", summary="The managed articles: title, source, date added, chunks; and the builds under way",
-                responses=_errors(error_model, 401))
+                responses=errors)
     def list_documents() -> dict[str, Any]:
         c = corpus()
         return {"documents": [d.to_dict() for d in c.documents()], "jobs": [j.to_dict() for j in c.jobs.jobs() if j.state in ("queued", "running")]}
 
-    @router.get("/v1/documents/{doc_id}", summary="One managed article", responses=_errors(error_model, 401, 404))
+    @router.get("/v1/documents/{doc_id}", summary="One managed article", responses=errors)
     def get_document(doc_id: str) -> dict[str, Any]:
         return corpus().get(doc_id).to_dict()
 
     @router.delete("/v1/documents/{doc_id}", summary="Delete an article; its passages leave the index when the queued build swaps in",
-                   status_code=202, responses=_errors(error_model, 401, 404, 422))
+                   status_code=202, responses=errors)
     def delete_document(doc_id: str) -> dict[str, Any]:
         c = corpus()
         doc = c.delete(doc_id)
@@ -132,7 +142,7 @@ def documents_router(settings: Settings, error_model: type[BaseModel]) -> APIRou
         return {"job": corpus().reindex(rebuild=bool(req and req.rebuild)).to_dict()}
 
     @router.get("/v1/jobs/{job_id}", summary="An index build: state (queued, running, done, failed), progress 0–1, result",
-                responses=_errors(error_model, 401, 404))
+                responses=errors)
     def get_job(job_id: str) -> dict[str, Any]:
         job = corpus().jobs.get(job_id)
         if job is None:
@@ -140,7 +150,7 @@ def documents_router(settings: Settings, error_model: type[BaseModel]) -> APIRou
         return job.to_dict()
 
     @router.post("/v1/feedback", summary="Thumbs up or down on an answer (by its answer_id), with a comment or the expected answer",
-                 status_code=201, responses=_errors(error_model, 401, 404, 422))
+                 status_code=201, responses=errors)
     def feedback(req: FeedbackRequest) -> dict[str, Any]:
         for name in ("answer_id", "comment", "expected"):
             check_unicode(getattr(req, name), name)

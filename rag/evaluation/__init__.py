@@ -1,1 +1,2 @@
-"""Evaluation: question sets (JSONL) and the XQuAD benchmark run through the real pipeline."""
+"""Evaluation: question sets (JSONL, CSV, feedback files) and XQuAD run through the real pipeline; reports
+(tables, ``html_report``), run comparison (``compare``) and ragas interoperability (``ragas_bridge``)."""
