@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,11 +24,12 @@ import numpy as np
 from index.chunking import Chunker
 from index.clean import clean_page
 from index.embedder import Embedder, SentenceTransformerEmbedder
-from index.errors import CorpusError, IndexMismatchError
-from index.loader import Skipped, read_corpus
+from index.errors import ConfigError, CorpusError, IndexMismatchError
+from index.loader import RawFile, Skipped, read_corpus
 from index.settings import IndexSettings
 from index.store import FORMAT_VERSION, IndexStore, Manifest, build_lock, read_manifest, write_atomic
-from index.types import Document
+from index.stores import StoreConfig, lexical_terms, store_config
+from index.types import Chunk, Document, sha256_text
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 class BuildReport:
     """What one ``build_index`` run did."""
 
-    index_dir: Path
+    index_dir: Path | str  # the FAISS folder, or where the Qdrant collection is
     documents: int = 0
     chunks: int = 0
     embedded: int = 0
@@ -57,22 +60,31 @@ def load_documents(root: Path) -> tuple[list[Document], list[Skipped]]:
     files, skipped = read_corpus(root)
     docs = []
     for f in files:
-        page = clean_page(f.text)
-        if not any(a.text.strip() for a in page.articles):
-            log.warning("skipped %s: no article text after cleaning", f.rel_path)
-            skipped.append(Skipped(f.rel_path, "no article text after cleaning"))
-            continue
-        for r in page.removed:
-            if r.numbers_or_dates or (r.facts and len(r.line.split()) >= 8):
-                log.info("%s: removed (%s) %r; not in the kept text: %s", f.rel_path, r.rule, r.line, ", ".join(r.facts))
-        source = f"{Path(root).resolve().name}/{f.rel_path}" if Path(root).is_dir() else f.rel_path
-        removed = tuple(r.line for r in page.removed)
-        for n, article in enumerate(page.articles):
-            if not article.text.strip():
-                continue
-            doc_id = f.rel_path if n == 0 else f"{f.rel_path}#{n + 1}"
-            docs.append(Document(doc_id, article.title or f.path.stem, source, article.text, f.sha256, removed if n == 0 else ()))
+        found, problem = documents_of(f, Path(root))
+        if problem:
+            skipped.append(Skipped(f.rel_path, problem))
+        docs += found
     return docs, skipped
+
+
+def documents_of(f: RawFile, root: Path) -> tuple[list[Document], str]:
+    """The documents of one read file, or ``([], why)`` when cleaning leaves no article text."""
+    page = clean_page(f.text)
+    if not any(a.text.strip() for a in page.articles):
+        log.warning("skipped %s: no article text after cleaning", f.rel_path)
+        return [], "no article text after cleaning"
+    for r in page.removed:
+        if r.numbers_or_dates or (r.facts and len(r.line.split()) >= 8):
+            log.info("%s: removed (%s) %r; not in the kept text: %s", f.rel_path, r.rule, r.line, ", ".join(r.facts))
+    source = f"{Path(root).resolve().name}/{f.rel_path}" if Path(root).is_dir() else f.rel_path
+    removed = tuple(r.line for r in page.removed)
+    docs = []
+    for n, article in enumerate(page.articles):
+        if not article.text.strip():
+            continue
+        doc_id = f.rel_path if n == 0 else f"{f.rel_path}#{n + 1}"
+        docs.append(Document(doc_id, article.title or f.path.stem, source, article.text, f.sha256, removed if n == 0 else ()))
+    return docs, ""
 
 
 def make_chunker(settings: IndexSettings, embedder: Embedder) -> Chunker:
@@ -87,19 +99,33 @@ def build_index(
     settings: IndexSettings,
     embedder: Embedder | None = None,
     rebuild: bool = False,
+    terms: Callable[[str], list[str]] | None = None,
+    workers: int = 1,
+    ray_address: str | None = None,
+    documents: list[Document] | None = None,
 ) -> BuildReport:
-    """Index the articles under ``root`` into ``settings.index_dir`` (atomic, incremental)."""
+    """Index the articles under ``root`` into the configured store (``store``: FAISS folder or Qdrant), incrementally.
+
+    ``terms``: the lexical tokenizer (``rag.lexical.tokenize``); a Qdrant store needs it for its
+    BM25 sparse vectors (FAISS keeps BM25 in memory and ignores it). ``workers`` > 1 or a
+    ``ray_address``: clean, chunk and embed with Ray Data (``index.distributed``, the ``cluster`` extra).
+    ``documents``: index these, already cleaned, instead of reading ``root``, each as one chunk
+    holding its text exactly (a benchmark's passages; chunking settings do not apply).
+    """
     started = time.perf_counter()
+    cfg = store_config(settings)
+    parallel = workers > 1 or bool(ray_address)
     embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
+    if parallel:
+        from index.distributed import RayEmbedder
+
+        embedder = RayEmbedder(embedder, settings, workers, ray_address)
+    if cfg.kind == "qdrant":
+        return _build_qdrant(root, settings, cfg, embedder, rebuild, terms, started, documents)
     path = Path(settings.index_dir)
     report = BuildReport(path)
     with build_lock(path):
-        docs, report.skipped = load_documents(Path(root))
-        if not docs:
-            raise CorpusError(f"no readable article under {root} ({len(report.skipped)} file(s) skipped); add .txt, .md or .html files")
-        chunker = make_chunker(settings, embedder)
-        chunks = [c for doc in docs for c in chunker.chunk(doc)]
-
+        docs, report.skipped, chunks, chunker = documents_and_chunks(root, settings, embedder, documents)
         previous = None if rebuild else _previous(path, embedder, chunker)
         cache: dict[str, np.ndarray] = {}
         if previous is not None:
@@ -117,21 +143,117 @@ def build_index(
 
         if todo:
             log.info("embedding %d new or changed chunks (%d reused)", len(todo), report.reused)
-            fresh = embedder.embed([c.text for c in todo], "document")
+            fresh = embed_documents(embedder, todo)
             cache.update({c.hash: v for c, v in zip(todo, fresh)})
         vectors = np.stack([cache[c.hash] for c in chunks]).astype(np.float32)
-        manifest = Manifest(
-            format_version=FORMAT_VERSION,
-            embedding_model=embedder.name,
-            model_fingerprint=embedder.fingerprint,
-            dim=int(vectors.shape[1]),
-            index_kind=settings.index_kind,
-            chunking=chunker.settings(),
-            documents={d.id: {"title": d.title, "source": d.source, "sha256": d.content_hash, "chunks": sum(c.doc_id == d.id for c in chunks)} for d in docs},
-            corpus_root=str(Path(root).resolve()),
-        )
+        manifest = _manifest(root, settings, docs, chunks, embedder, int(vectors.shape[1]), chunker)
         write_atomic(path, manifest, chunks, vectors, settings.hnsw_m)
         report.written = True
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def documents_and_chunks(root: Path, settings: IndexSettings, embedder: Embedder,
+                         documents: list[Document] | None = None) -> tuple[list[Document], list[Skipped], list[Chunk], Chunker]:
+    """Read, clean and chunk the corpus (with Ray when ``embedder`` is a ``RayEmbedder``, in order either way);
+    ``documents``: chunk these instead of reading ``root``."""
+    chunker = make_chunker(settings, embedder)
+    parallel = getattr(embedder, "clean_and_chunk", None)
+    if documents is not None:
+        docs, skipped = list(documents), []
+        chunks = [Chunk(d.id, d.title, d.source, 0, 0, len(d.text), d.text, sha256_text(d.text)) for d in docs]
+    elif parallel is not None:
+        docs, skipped, chunks = parallel(Path(root), chunker)
+    else:
+        docs, skipped = load_documents(Path(root))
+        chunks = [c for doc in docs for c in chunker.chunk(doc)]
+    if not docs:
+        raise CorpusError(f"no readable article under {root} ({len(skipped)} file(s) skipped); add .txt, .md or .html files")
+    return docs, skipped, chunks, chunker
+
+
+EMBED_BLOCK = 512  # chunks per embedding call, so progress (done, rate, ETA) is logged during long builds
+
+
+def embed_documents(embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
+    """The unit vectors of ``chunks``, in order, with progress logged for long runs."""
+    stream = getattr(embedder, "embed_stream", None)
+    progress = Progress(len(chunks), "embedded")
+    if stream is not None:  # Ray: blocks arrive as workers finish them
+        return stream([c.text for c in chunks], progress)
+    parts = []
+    for start in range(0, len(chunks), EMBED_BLOCK):
+        block = chunks[start:start + EMBED_BLOCK]
+        parts.append(embedder.embed([c.text for c in block], "document"))
+        progress(len(block))
+    return np.concatenate(parts).astype(np.float32)
+
+
+def _embed_plain(embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
+    stream = getattr(embedder, "embed_stream", None)
+    texts = [c.text for c in chunks]
+    return stream(texts, None) if stream is not None else embedder.embed(texts, "document")
+
+
+class Progress:
+    """Logs chunks done, the rate and the time left, at most every ``every_s`` seconds.
+
+    Example::
+
+        >>> progress = Progress(1000, "embedded"); progress(100)   # "embedded 100/1000 chunks, 50.0/s, ETA 18 s"
+    """
+
+    def __init__(self, total: int, what: str, every_s: float = 5.0) -> None:
+        self.total, self.what, self.every_s = total, what, every_s
+        self.done, self.started, self.last = 0, time.perf_counter(), time.perf_counter()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        now = time.perf_counter()
+        if now - self.last >= self.every_s or (self.done >= self.total and self.total > EMBED_BLOCK):
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            log.info("%s %d/%d chunks, %.1f chunks/s, ETA %.0f s", self.what, self.done, self.total, rate, eta)
+
+
+def _manifest(root: Path, settings: IndexSettings, docs: list[Document], chunks: list[Chunk], embedder: Embedder, dim: int, chunker: Chunker) -> Manifest:
+    return Manifest(
+        format_version=FORMAT_VERSION,
+        embedding_model=embedder.name,
+        model_fingerprint=embedder.fingerprint,
+        dim=dim,
+        index_kind=settings.index_kind,
+        chunking=chunker.settings(),
+        documents={d.id: {"title": d.title, "source": d.source, "sha256": d.content_hash, "chunks": sum(c.doc_id == d.id for c in chunks)} for d in docs},
+        corpus_root=str(Path(root).resolve()),
+    )
+
+
+def _build_qdrant(root: Path, settings: IndexSettings, cfg: StoreConfig, embedder: Embedder, rebuild: bool,
+                  terms: Callable[[str], list[str]] | None, started: float, documents: list[Document] | None) -> BuildReport:
+    """Sync the Qdrant collection with the corpus: only new chunks are embedded, stale points deleted."""
+    from index.stores.qdrant import read_manifest as read_qdrant_manifest
+    from index.stores.qdrant import sync_collection
+
+    terms = terms or lexical_terms()
+    if terms is None:
+        raise ConfigError("a Qdrant store needs the lexical tokenizer for its BM25 sparse vectors: "
+                          "build_index(..., terms=rag.lexical.tokenize) (the rag commands pass it)")
+    report = BuildReport(cfg.where)
+    with build_lock(Path(cfg.qdrant_path)) if not cfg.qdrant_url else nullcontext():  # a server: one builder at a time (docs/deploy.md)
+        docs, report.skipped, chunks, chunker = documents_and_chunks(root, settings, embedder, documents)
+        previous = None if rebuild else read_qdrant_manifest(cfg)
+        dim = previous[0].dim if previous and previous[0].model_fingerprint == embedder.fingerprint else None
+        if dim is None:
+            dim = int(getattr(embedder, "dim", 0) or embedder.embed([chunks[0].text], "document").shape[1])
+        manifest = _manifest(root, settings, docs, chunks, embedder, dim, chunker)
+        progress = Progress(len(chunks), "embedded and written")
+        block = int(getattr(embedder, "block", EMBED_BLOCK))
+        sync = sync_collection(cfg, manifest, chunks, lambda batch: _embed_plain(embedder, batch), terms, rebuild, progress, block)
+        report.documents, report.chunks = len(docs), len(chunks)
+        report.embedded, report.reused, report.written = sync.embedded, sync.reused, sync.written
+        report.removed_documents = sorted(set(previous[0].documents) - {d.id for d in docs}) if previous else []
     report.seconds = time.perf_counter() - started
     return report
 

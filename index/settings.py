@@ -56,6 +56,7 @@ class IndexSettings:
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "index_kind": ("flat", "hnsw"),
         "embed_dtype": ("auto", "float32", "bfloat16"),
+        "store": ("faiss", "qdrant"),
     }
 
     home: Path = field(default_factory=_default_home)
@@ -70,6 +71,13 @@ class IndexSettings:
     index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for large corpora)
     hnsw_m: int = 32
     max_upload_bytes: int = 2 * 1024 * 1024  # one article file added through the UI or the API (index.corpus)
+
+    # The store (index.stores): the FAISS folder at index_dir, or a Qdrant collection (the qdrant extra)
+    store: str = "faiss"  # "faiss" | "qdrant"
+    qdrant_url: str = ""  # a Qdrant server or cluster, e.g. http://qdrant:6333 (any number of processes)
+    qdrant_path: Path | None = None  # local mode when qdrant_url is empty: default home / "qdrant" (one process at a time)
+    qdrant_collection: str = "arabic_news"
+    qdrant_api_key: str = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

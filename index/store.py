@@ -81,7 +81,10 @@ def faiss_index(vectors: np.ndarray, kind: str, hnsw_m: int = 32):
 
 
 class IndexStore:
-    """A loaded index: chunks, their vectors and the FAISS index over them."""
+    """A loaded index: chunks, their vectors and the FAISS index over them (``index.stores.VectorStore``;
+    BM25 is kept by the caller, so ``lexical`` is False)."""
+
+    lexical = False
 
     def __init__(self, path: Path, manifest: Manifest, chunks: list[Chunk], vectors: np.ndarray, index) -> None:
         self.path = path
@@ -113,6 +116,9 @@ class IndexStore:
         if hasattr(index, "hnsw"):
             index.hnsw.efSearch = 128
         return cls(path, manifest, chunks, vectors, index)
+
+    def count(self) -> int:
+        return len(self.chunks)
 
     def search(self, queries: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """For each query vector, up to ``k`` ``(chunk position, cosine score)`` pairs, best first."""

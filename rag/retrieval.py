@@ -22,7 +22,7 @@ import numpy as np
 
 from index.embedder import Embedder
 from index.store import IndexStore
-from index.stores import VectorStore
+from index.stores import VectorStore, register_lexical_terms
 from rag.language import detect_language
 from rag.lexical import BM25Index, EnglishBridge, tokenize
 from rag.types import Passage
@@ -42,6 +42,7 @@ SPREAD_FOR_FULL_WEIGHT = 0.2  # BM25's best passage must lead the next by 20% fo
 # dev set an English hit at higher weights, so it is off by default).
 BRIDGE = ("dictionary",)
 ROUTES = ("names", "dictionary")
+register_lexical_terms(tokenize)  # a Qdrant store's sparse vectors hold these terms, whoever builds it
 
 
 class Retriever:

@@ -11,15 +11,15 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from functools import lru_cache
-from pathlib import Path
+from typing import Any
 
 from index.embedder import SentenceTransformerEmbedder
 from index.errors import IndexMismatchError
 from index.settings import IndexSettings
-from index.store import IndexStore, rebuild_hint
+from index.store import rebuild_hint
+from index.stores import open_store, store_config, store_stamp
 from rag.batching import BatchedEmbedder
 from rag.errors import InputError
 from rag.questions import check_question
@@ -67,36 +67,32 @@ def _load_retriever(settings: RagSettings) -> Retriever:
         "model_fingerprint": model.fingerprint,
         "chunking": {"target_tokens": settings.chunk_tokens, "overlap_sentences": settings.chunk_overlap_sentences, "tokenizer": "cl100k_base"},
     }
-    store = IndexStore.load(settings.index_dir, expect)
+    store = open_store(store_config(settings), expect)  # the FAISS folder or the Qdrant collection (setting store)
     if store.manifest.dim != model.dim:  # checked after the files, so a damaged index never loads the model
         raise IndexMismatchError(f"the index at {settings.index_dir} holds vectors of dimension {store.manifest.dim}, the model "
                                  f"{model.name!r} makes {model.dim}; {rebuild_hint(settings.index_dir, store.manifest.corpus_root)}")
-    log.info("loaded index %s: %d chunks from %d documents", settings.index_dir, len(store.chunks), len(store.manifest.documents))
+    log.info("loaded index %s: %d chunks from %d documents", store_config(settings).where, store.count(), len(store.manifest.documents))
     return Retriever(store, model)
 
 
-def _stamp(index_dir: Path) -> tuple[int, int, int] | None:
-    """Identifies the index on disk: a rebuild swaps in a new directory, so its manifest changes."""
-    try:
-        st = os.stat(Path(index_dir) / "manifest.json")
-    except OSError:
-        return None
-    return st.st_ino, st.st_mtime_ns, st.st_size
+def _stamp(settings: RagSettings) -> Any:
+    """Identifies the index in its store: a rebuild swaps in a new directory (FAISS) or a new manifest (Qdrant)."""
+    return store_stamp(store_config(settings))
 
 
-_retrievers: dict[RagSettings, tuple[tuple[int, int, int] | None, Retriever]] = {}
+_retrievers: dict[RagSettings, tuple[Any, Retriever]] = {}
 
 
 def get_retriever(settings: RagSettings | None = None) -> Retriever:
     """The retriever for ``settings`` (default: environment/config), loaded once and again after
     the index on disk changes (a rebuild by ``rag index`` is picked up without a restart)."""
     settings = settings or default_settings()
-    stamp = _stamp(settings.index_dir)
+    stamp = _stamp(settings)
     hit = _retrievers.get(settings)  # without the lock: one answer asks several times, and requests must not queue here
     if hit is not None and hit[0] == stamp:
         return hit[1]
     with _lock:
-        stamp = _stamp(settings.index_dir)
+        stamp = _stamp(settings)
         hit = _retrievers.get(settings)
         if hit is not None and hit[0] == stamp:
             return hit[1]

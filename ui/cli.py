@@ -85,7 +85,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args, index_kind=args.kind, chunk_tokens=args.chunk_tokens)
     root = Path(args.path) if args.path else default_corpus(settings)
-    report = build_index(root, settings.section(IndexSettings), rebuild=args.rebuild)  # the index layer gets its section only
+    from rag.lexical import tokenize
+
+    report = build_index(root, settings.section(IndexSettings), rebuild=args.rebuild, terms=tokenize,  # the index layer gets its section only
+                         workers=args.workers, ray_address=args.ray)
     from index.loader import printable, summarize_skipped
 
     state = "written" if report.written else "already up to date"
@@ -162,6 +165,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kind", choices=["flat", "hnsw"], help="FAISS index type (default: setting index_kind, flat)")
     p.add_argument("--chunk-tokens", type=int, help="target chunk size in tokens (default: setting chunk_tokens)")
     p.add_argument("--index-dir", help="where the index lives (default: $RAG_INDEX_DIR or HOME/index)")
+    p.add_argument("--workers", type=int, default=1, help="clean, chunk and embed on a local Ray cluster of N workers (the cluster extra)")
+    p.add_argument("--ray", metavar="ADDRESS", help="join the Ray cluster at ADDRESS instead (e.g. ray://head:10001)")
 
     p = add("search", cmd_search, "print the passages that best match a question (no LLM)",
             'examples:\n  rag search "من هو وزير الخارجية العراقي؟"\n  rag search "Who met Blinken?" --mode dense -k 3\n')

@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, Sequence
@@ -26,6 +27,19 @@ from index.types import Chunk
 
 STORES = ("faiss", "qdrant")
 DEFAULT_COLLECTION = "arabic_news"
+
+_lexical_terms: Callable[[str], list[str]] | None = None
+
+
+def register_lexical_terms(terms: Callable[[str], list[str]]) -> None:
+    """The retrieval layer names its BM25 tokenizer here (``rag.retrieval`` does on import), so builds
+    started inside ``index`` (``index.corpus``) write the same sparse terms as those given ``terms=``."""
+    global _lexical_terms
+    _lexical_terms = terms
+
+
+def lexical_terms() -> Callable[[str], list[str]] | None:
+    return _lexical_terms
 
 
 class VectorStore(Protocol):

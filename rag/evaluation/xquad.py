@@ -2,8 +2,11 @@
 
 Corpus: the 240 Arabic contexts of ``xquad.ar.json`` (one passage each); queries: the
 1,190 Arabic questions (ar→ar) and the 1,190 English ones with the same ids (en→ar).
-A hit is the question's own context. Embeddings are cached under ``HOME/cache`` so that
-repeated runs (comparisons, tuning) only pay for the model once.
+A hit is the question's own context. The contexts are indexed through the normal build path
+(``index.build.build_index``) into the configured store (``store``: a FAISS folder under
+``HOME/cache/xquad-retrieval-index`` or the Qdrant collection ``<qdrant_collection>_xquad``),
+one chunk per context. Embeddings are cached under ``HOME/cache`` so that repeated runs
+(comparisons, tuning, other stores) only pay for the model once.
 
 Example::
 
@@ -12,6 +15,7 @@ Example::
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,8 +26,7 @@ from typing import Any
 import numpy as np
 
 from index.embedder import Embedder, SentenceTransformerEmbedder
-from index.store import IndexStore, Manifest, faiss_index
-from index.types import Chunk, sha256_text
+from index.types import Document, sha256_text
 from rag.errors import InputError
 from rag.retrieval import Retriever
 from rag.settings import RagSettings
@@ -81,13 +84,24 @@ def load_xquad(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str
     return contexts, queries
 
 
-def xquad_retriever(contexts: list[tuple[str, str]], embedder: Embedder) -> Retriever:
-    """An in-memory index with one passage per context (no chunking, as the benchmark says)."""
-    chunks = [Chunk(cid, "", "xquad.ar.json", 0, 0, len(text), text, sha256_text(text)) for cid, text in contexts]
-    vectors = embedder.embed([c.text for c in chunks], "document")
-    manifest = Manifest(1, embedder.name, embedder.fingerprint, int(vectors.shape[1]), "flat", {}, {})
-    store = IndexStore(Path("."), manifest, chunks, vectors, faiss_index(vectors, "flat"))
-    return Retriever(store, embedder)
+def xquad_settings(settings: RagSettings) -> RagSettings:
+    """Where the XQuAD passages are indexed: beside, never inside, the user's own index."""
+    extra = {"qdrant_collection": f"{settings.qdrant_collection}_xquad"} if hasattr(settings, "qdrant_collection") else {}
+    return dataclasses.replace(settings, index_dir=settings.home / "cache" / "xquad-retrieval-index", **extra)
+
+
+def xquad_retriever(contexts: list[tuple[str, str]], embedder: Embedder, settings: RagSettings) -> Retriever:
+    """The contexts indexed with ``build_index`` into the configured store (one chunk each, the text as
+    given: no chunking, as the benchmark says), and a retriever over it."""
+    from index.build import build_index
+    from index.stores import open_store, store_config
+    from rag.lexical import tokenize
+
+    indexed = xquad_settings(settings)
+    docs = [Document(cid, "", "xquad.ar.json", text, sha256_text(text)) for cid, text in contexts]
+    report = build_index(Path("xquad.ar.json"), indexed, embedder, terms=tokenize, documents=docs)
+    log.info("XQuAD index %s: %d passages (%d embedded)", report.index_dir, report.chunks, report.embedded)
+    return Retriever(open_store(store_config(indexed)), embedder)
 
 
 def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str], mode: str) -> dict[str, float]:
@@ -107,7 +121,7 @@ def evaluate_xquad(folder: Path, settings: RagSettings, modes: list[str], limit:
     contexts, queries = load_xquad(Path(folder))
     queries = queries[:limit] if limit else queries
     embedder = cached_embedder(settings)
-    retriever = xquad_retriever(contexts, embedder)
+    retriever = xquad_retriever(contexts, embedder, settings)
     gold = [contexts[ci][0] for *_, ci in queries]
     ar_q = [q[1] for q in queries]
     en_q = [q[2] for q in queries]
