@@ -163,7 +163,7 @@ def documents_and_chunks(root: Path, settings: IndexSettings, embedder: Embedder
         docs, skipped = list(documents), []
         chunks = [Chunk(d.id, d.title, d.source, 0, 0, len(d.text), d.text, sha256_text(d.text)) for d in docs]
     elif parallel is not None:
-        docs, skipped, chunks = parallel(Path(root), chunker)
+        docs, skipped, chunks = parallel(Path(root), make_chunker, documents_of)
     else:
         docs, skipped = load_documents(Path(root))
         chunks = [c for doc in docs for c in chunker.chunk(doc)]

@@ -57,24 +57,22 @@ def _ray(workers: int, address: str | None):
 class _CleanChunkWorker:
     """Cleans and chunks files on a worker, with the chunker the driver would have used."""
 
-    def __init__(self, root: str, settings: dict[str, Any]) -> None:
-        from index.build import make_chunker
+    def __init__(self, root: str, settings: dict[str, Any], make_chunker: Callable, documents_of: Callable) -> None:
         from index.embedder import SentenceTransformerEmbedder
 
-        self.root = Path(root)
+        self.root, self.documents_of = Path(root), documents_of
         s = IndexSettings(**settings)
         self.chunker = make_chunker(s, SentenceTransformerEmbedder.from_settings(s, show_progress=False))  # the tokenizer only, no model
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, list]:
         import json
 
-        from index.build import documents_of
         from index.loader import RawFile
 
         out = []
         for i, rel, text, sha in zip(batch["i"], batch["rel"], batch["text"], batch["sha"]):
             f = RawFile(str(rel), self.root / str(rel), str(text), str(sha))
-            docs, problem = documents_of(f, self.root)
+            docs, problem = self.documents_of(f, self.root)
             chunks = [c.to_dict() for d in docs for c in self.chunker.chunk(d)]
             out.append(json.dumps({"docs": [d.__dict__ for d in docs], "chunks": chunks, "problem": problem}, ensure_ascii=False))
         return {"i": list(batch["i"]), "result": out}
@@ -122,8 +120,9 @@ class RayEmbedder:
 
         return {f.name: getattr(self.settings, f.name) for f in dataclasses.fields(IndexSettings)}
 
-    def clean_and_chunk(self, root: Path, chunker) -> tuple[list[Document], list, list[Chunk]]:
-        """Documents, skipped files and chunks of ``root``, as ``index.build.load_documents`` + the chunker give them."""
+    def clean_and_chunk(self, root: Path, make_chunker: Callable, documents_of: Callable) -> tuple[list[Document], list, list[Chunk]]:
+        """Documents, skipped files and chunks of ``root``, as ``index.build.load_documents`` + the chunker give them
+        (the two functions come from ``index.build``, which calls this)."""
         import json
 
         from index.loader import Skipped, read_corpus
@@ -134,7 +133,7 @@ class RayEmbedder:
             return [], skipped, []
         rows = [{"i": n, "rel": f.rel_path, "text": f.text, "sha": f.sha256} for n, f in enumerate(files)]
         ds = ray.data.from_items(rows).map_batches(
-            _CleanChunkWorker, fn_constructor_args=(str(Path(root)), self._settings_dict()),
+            _CleanChunkWorker, fn_constructor_args=(str(Path(root)), self._settings_dict(), make_chunker, documents_of),
             batch_size=CLEAN_ROWS_PER_BATCH, concurrency=self.workers, num_cpus=1)
         results = sorted(ds.take_all(), key=lambda r: int(r["i"]))
         docs, chunks = [], []

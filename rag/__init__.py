@@ -36,6 +36,7 @@ _EXPORTS: dict[str, str] = {
     "RagSettings": "rag.settings",
     "backends": "rag.backends",
     "RETRIEVAL_MODES": "rag.retrieval:MODES",
+    "lexical_terms": "rag.lexical:tokenize",  # BM25 terms, for stores that keep them (index.build_index(terms=…))
     "InputError": "rag.errors",
     "InvalidTextError": "rag.errors",
     "InputTooLargeError": "rag.errors",

@@ -170,7 +170,29 @@ def test_store_setting_reads_the_environment(monkeypatch, tmp_path) -> None:
     cfg = store_config(IndexSettings.load())
     assert (cfg.kind, cfg.qdrant_path, cfg.qdrant_collection, cfg.qdrant_url, cfg.qdrant_api_key) == (
         "qdrant", tmp_path / "q", "news_2026", "http://qdrant:6333", "k")
+    from rag.settings import RagSettings  # docs/deploy.md: the model server's settings, read the same way
+
+    for name, value in (("BACKEND", "openai"), ("OPENAI_BASE_URL", "http://vllm:8000/v1"), ("OPENAI_MODEL", "Qwen/Qwen2.5-7B-Instruct"),
+                        ("OPENAI_API_KEY", "secret")):
+        monkeypatch.setenv(f"RAG_{name}", value)
+    rs = RagSettings.load()
+    assert (rs.backend, rs.openai_base_url, rs.openai_model, rs.openai_api_key, store_config(rs).kind) == (
+        "openai", "http://vllm:8000/v1", "Qwen/Qwen2.5-7B-Instruct", "secret", "qdrant")
     monkeypatch.setenv("RAG_STORE", "milvus")
     with pytest.raises(ConfigError, match="store must be one of"):
-        store_config(IndexSettings.load())
+        IndexSettings.load()
     assert os.environ["RAG_STORE"] == "milvus"
+
+
+@pytest.mark.slow  # a second Python process (~5–30 s to start on 2 busy cores)
+def test_local_mode_serves_one_process_and_says_what_to_use_instead(qsettings) -> None:
+    """Local mode locks its folder: a second process gets a clear error naming qdrant_url (a server serves many)."""
+    import subprocess
+    import sys
+
+    cfg = store_config(qsettings)
+    qstore.client_for(cfg)  # this process holds the folder, as a running `rag serve` would
+    code = ("import sys; from index.stores import StoreConfig; from index.stores.qdrant import client_for; from pathlib import Path\n"
+            f"client_for(StoreConfig(kind='qdrant', qdrant_path=Path({str(cfg.qdrant_path)!r})))")
+    other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert other.returncode != 0 and "IndexBusyError" in other.stderr and "qdrant_url" in other.stderr

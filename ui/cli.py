@@ -85,9 +85,9 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = _settings(args, index_kind=args.kind, chunk_tokens=args.chunk_tokens)
     root = Path(args.path) if args.path else default_corpus(settings)
-    from rag.lexical import tokenize
+    from rag import lexical_terms
 
-    report = build_index(root, settings.section(IndexSettings), rebuild=args.rebuild, terms=tokenize,  # the index layer gets its section only
+    report = build_index(root, settings.section(IndexSettings), rebuild=args.rebuild, terms=lexical_terms,  # the index layer gets its section only
                          workers=args.workers, ray_address=args.ray)
     from index.loader import printable, summarize_skipped
 
@@ -335,17 +335,18 @@ def _ensure_index(settings: Settings) -> None:
     from index.build import build_index
     from index.errors import IndexMismatchError
     from index.settings import IndexSettings
-    from index.store import read_manifest
+    from index.stores import read_store_manifest, store_config
+    from rag import lexical_terms
 
     try:
-        manifest = read_manifest(settings.index_dir)
+        manifest = read_store_manifest(store_config(settings))  # the FAISS folder or the Qdrant collection
     except IndexMismatchError as exc:  # damaged: the server starts, /readyz says why, a rebuild is picked up live
         print(f"warning: {exc}", file=sys.stderr, flush=True)
         return
     if manifest is None:
         root = default_corpus(settings)
-        print(f"no index yet at {settings.index_dir}; indexing {root} first…", flush=True)
-        report = build_index(root, settings.section(IndexSettings))
+        print(f"no index yet at {store_config(settings).where}; indexing {root} first…", flush=True)
+        report = build_index(root, settings.section(IndexSettings), terms=lexical_terms)
         print(f"indexed {report.documents} documents, {report.chunks} chunks in {report.seconds:.0f} s", flush=True)
 
 

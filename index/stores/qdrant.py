@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from index.errors import IndexMissingError
+from index.errors import IndexBusyError, IndexMissingError
 from index.store import Manifest, check_compatible
-from index.stores import StoreConfig
+from index.stores.base import StoreConfig
 from index.types import Chunk
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,14 @@ def client_for(cfg: StoreConfig):
                 client = QdrantClient(url=cfg.qdrant_url, api_key=cfg.qdrant_api_key or None)
             else:
                 cfg.qdrant_path.mkdir(parents=True, exist_ok=True)
-                client = QdrantClient(path=str(cfg.qdrant_path))
+                try:
+                    client = QdrantClient(path=str(cfg.qdrant_path))
+                except RuntimeError as exc:  # local mode locks its folder: one process at a time
+                    if "already accessed" not in str(exc):
+                        raise
+                    raise IndexBusyError(f"the local Qdrant folder {cfg.qdrant_path} is open in another process (local mode serves one "
+                                         "process); for several processes (replicas, a rebuild beside a server) set qdrant_url to a "
+                                         "Qdrant server (docs/deploy.md)") from None
             if not _clients:
                 atexit.register(close_clients)  # closed before the interpreter tears modules down
             _clients[key] = client
