@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 echo "==> installing torch 2.13.0 (CPU build) and the project"
 .venv/bin/pip install -q torch==2.13.0 2>&1 | grep -v "is ignored: it is neither" || true
 if [ "${1:-}" = "--test" ]; then
-  .venv/bin/pip install -q -e ".[test,ragas]" 2>&1 | grep -v "is ignored: it is neither" || true
+  .venv/bin/pip install -q -e ".[test,ragas,qdrant,cluster]" 2>&1 | grep -v "is ignored: it is neither" || true
   if ! command -v chromium >/dev/null 2>&1; then
     echo "==> installing Chromium for the browser tests"
     if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
