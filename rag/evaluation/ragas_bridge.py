@@ -86,7 +86,7 @@ class _LocalEmbeddings:
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return self.embedder.embed(list(texts), "document").tolist()
 
-    def embed_query(self, text: str) -> list[list[float]]:
+    def embed_query(self, text: str) -> list[float]:
         return self.embedder.embed([text], "query")[0].tolist()
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
