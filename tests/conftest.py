@@ -60,16 +60,18 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def real_settings(tmp_path_factory) -> Settings:
     home = tmp_path_factory.mktemp("real")
-    return Settings(home=home, models_dir=MODELS_DIR, index_dir=home / "index", backend="extractive")
+    # RAG_STORE=qdrant runs the retrieval and answer tests on a local-mode Qdrant collection under the test home
+    store = os.environ.get("RAG_STORE", "faiss")
+    return Settings(home=home, models_dir=MODELS_DIR, index_dir=home / "index", backend="extractive", store=store, qdrant_path=home / "qdrant")
 
 
 @pytest.fixture(scope="session")
 def seed_index(real_settings: Settings) -> Settings:
-    """A real EmbeddingGemma + FAISS index of seeds/, built once; returns its settings."""
+    """A real EmbeddingGemma + FAISS index of seeds/ (or Qdrant, with RAG_STORE=qdrant), built once; returns its settings."""
     from index.build import build_index
-    from rag import service
+    from rag import lexical_terms, service
 
-    build_index(SEEDS, real_settings, service.embedder(real_settings))
+    build_index(SEEDS, real_settings, service.embedder(real_settings), terms=lexical_terms)
     return real_settings
 
 
