@@ -19,6 +19,7 @@ Usage::
 
     nice .venv/bin/python bench/bench_scale.py                 # 1,000,000 chunks, ~25 min on 2 cores
     nice .venv/bin/python bench/bench_scale.py --n 50000 --name scale_small   # a quick look
+    nice .venv/bin/python bench/bench_scale.py --fusion --qdrant-path /tmp/q   # Qdrant RRF vs our fusion (XQuAD)
 """
 from __future__ import annotations
 
@@ -179,6 +180,48 @@ def bench_edge(base: np.ndarray, queries: np.ndarray, truth: np.ndarray, folder:
             "p50_ms": lat["p50"], "p95_ms": lat["p95"], "recall@10": recall_at_10(found, truth)}
 
 
+def fusion(args) -> int:
+    """``--fusion``: on XQuAD in a local-mode Qdrant collection, Qdrant's own hybrid (prefetch dense top 50 +
+    BM25 sparse top 50, fused by RRF) against the project's fusion (``rag.retrieval``), same store, same vectors."""
+    import dataclasses
+
+    from qdrant_client import models
+
+    from index.stores.qdrant import DENSE, SPARSE, query_sparse
+    from rag.evaluation.xquad import cached_embedder, direction_metrics, load_xquad, xquad_retriever
+    from rag.lexical import tokenize
+    from rag.settings import RagSettings
+
+    settings = dataclasses.replace(RagSettings.load(), store="qdrant", qdrant_path=Path(args.qdrant_path))
+    contexts, queries = load_xquad(Path(args.xquad))
+    emb = cached_embedder(settings)
+    retriever = xquad_retriever(contexts, emb, settings)
+    store = retriever.store
+    gold = [contexts[ci][0] for *_, ci in queries]
+    out = {}
+    for direction, qs in (("ar→ar", [q[1] for q in queries]), ("en→ar", [q[2] for q in queries])):
+        vecs = emb.embed(qs, "query")
+        r1 = r5 = mrr = 0.0
+        for q, v, want in zip(qs, vecs, gold):
+            terms = tokenize(q) + retriever._bridged(q)
+            prefetch = [models.Prefetch(query=v.tolist(), using=DENSE, limit=50)]
+            if terms:
+                prefetch.append(models.Prefetch(query=query_sparse(terms), using=SPARSE, limit=50))
+            hits = store.client.query_points(store.name, prefetch=prefetch, query=models.FusionQuery(fusion=models.Fusion.RRF),
+                                             limit=10, with_payload=["doc_id"]).points
+            ids = [h.payload["doc_id"] for h in hits]
+            r1 += ids[:1] == [want]
+            r5 += want in ids[:5]
+            mrr += 1.0 / (ids.index(want) + 1) if want in ids else 0.0
+        n = len(qs)
+        out[direction] = {"qdrant_rrf": {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n},
+                          "project_fusion": direction_metrics(retriever, qs, gold, "hybrid")}
+        print(direction, json.dumps(out[direction]), flush=True)
+    (RESULTS / "scale_fusion.json").write_text(json.dumps({"benchmark": "scale_fusion", "when": time.strftime("%Y-%m-%d %H:%M:%S"), **out}, indent=1))
+    print("(written to bench/results/scale_fusion.json)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1_000_000)
@@ -186,7 +229,11 @@ def main() -> int:
     parser.add_argument("--xquad", default=str(Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "xquad"))
     parser.add_argument("--skip", default="", help="comma separated: hnsw, ivfpq, qdrant")
     parser.add_argument("--name", default="scale")
+    parser.add_argument("--fusion", action="store_true", help="instead: Qdrant's RRF hybrid vs the project's fusion on XQuAD")
+    parser.add_argument("--qdrant-path", default="/tmp/qdrant-fusion", help="local-mode Qdrant folder for --fusion")
     args = parser.parse_args()
+    if args.fusion:
+        return fusion(args)
     skip = set(filter(None, args.skip.split(",")))
 
     from rag.settings import RagSettings

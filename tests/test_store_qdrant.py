@@ -60,15 +60,17 @@ def test_build_search_and_reindex_unchanged_writes_nothing(corpus, qsettings, ha
 
 @pytest.mark.slow  # builds the seed corpus into a local-mode collection (2–15 s on 2 busy cores)
 def test_changed_article_replaced_removed_article_deleted(corpus, qsettings, hash_embedder) -> None:
+    from index.stores import store_stamp
+
     build_index(corpus, qsettings, hash_embedder, terms=tokenize)
-    first = points(qsettings)
+    first, stamp = points(qsettings), store_stamp(store_config(qsettings))
     path = corpus / "004_007ff8f57a8682c6.txt"
     path.write_text(path.read_text(encoding="utf-8") + "\nوأضاف المسؤول أن الاجتماع المقبل سيعقد في واشنطن خلال الربيع المقبل.\n", encoding="utf-8")
     (corpus / "000_7e8f134315a61b1b.txt").unlink()
     report = build_index(corpus, qsettings, hash_embedder, terms=tokenize)
     assert 1 <= report.embedded <= 2 and report.removed_documents == ["000_7e8f134315a61b1b.txt"]
     now = points(qsettings)
-    assert len(now) == report.chunks
+    assert len(now) == report.chunks and store_stamp(store_config(qsettings)) != stamp  # what makes a running server reload
     store = open_store(store_config(qsettings))
     docs = {c.doc_id for c, _ in store.fetch(list(now)).values()}
     assert "000_7e8f134315a61b1b.txt" not in docs and "004_007ff8f57a8682c6.txt" in docs

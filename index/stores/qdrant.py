@@ -73,7 +73,8 @@ def client_for(cfg: StoreConfig):
             else:
                 cfg.qdrant_path.mkdir(parents=True, exist_ok=True)
                 try:
-                    client = QdrantClient(path=str(cfg.qdrant_path))
+                    # a server's request threads share it; reads are in memory, sqlite is touched by writes (one build at a time)
+                    client = QdrantClient(path=str(cfg.qdrant_path), force_disable_check_same_thread=True)
                 except RuntimeError as exc:  # local mode locks its folder: one process at a time
                     if "already accessed" not in str(exc):
                         raise
@@ -151,13 +152,24 @@ def read_manifest(cfg: StoreConfig) -> tuple[Manifest, dict[str, Any]] | None:
     return Manifest(**payload["manifest"]), {k: v for k, v in payload.items() if k != "manifest"}
 
 
+STAMP_TTL_S = 1.0  # a server's manifest is read at most once a second per process (every request asks)
+_stamps: dict[StoreConfig, tuple[float, Any]] = {}
+
+
 def manifest_stamp(cfg: StoreConfig) -> Any:
+    """Changes when a build rewrites the manifest (its version): servers reload the store then."""
+    now = time.monotonic()
+    cached = _stamps.get(cfg)
+    if cached is not None and now - cached[0] < STAMP_TTL_S:
+        return cached[1]
     try:
         found = read_manifest(cfg)
     except Exception as exc:  # an unreachable server: keep serving what is loaded
         log.warning("cannot read the Qdrant manifest at %s: %s", cfg.where, exc)
-        return None
-    return None if found is None else (found[1].get("version"), found[0].created)
+        return cached[1] if cached else None
+    stamp = None if found is None else (found[1].get("version"), found[0].created)
+    _stamps[cfg] = (now, stamp)
+    return stamp
 
 
 def _write_manifest(cfg: StoreConfig, manifest: Manifest, avgdl: float, version: int) -> None:
@@ -169,6 +181,7 @@ def _write_manifest(cfg: StoreConfig, manifest: Manifest, avgdl: float, version:
         client.create_collection(name, vectors_config={})
     payload = {"manifest": dict(manifest.__dict__), "avgdl": avgdl, "version": version}
     client.upsert(name, points=[models.PointStruct(id=MANIFEST_ID, vector={}, payload=payload)], wait=True)
+    _stamps.pop(cfg, None)  # this process sees its own build at once
 
 
 class QdrantStore:
