@@ -26,6 +26,7 @@ from index.clean import clean_page
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.errors import ConfigError, CorpusError, IndexMismatchError
 from index.loader import RawFile, Skipped, read_corpus
+from index.progress import Progress
 from index.settings import IndexSettings
 from index.store import FORMAT_VERSION, IndexStore, Manifest, build_lock, read_manifest, write_atomic
 from index.stores import StoreConfig, lexical_terms, store_config
@@ -178,7 +179,7 @@ EMBED_BLOCK = 512  # chunks per embedding call, so progress (done, rate, ETA) is
 def embed_documents(embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
     """The unit vectors of ``chunks``, in order, with progress logged for long runs."""
     stream = getattr(embedder, "embed_stream", None)
-    progress = Progress(len(chunks), "embedded")
+    progress = Progress(len(chunks), "embedded", log_done=len(chunks) > EMBED_BLOCK)
     if stream is not None:  # Ray: blocks arrive as workers finish them
         return stream([c.text for c in chunks], progress)
     parts = []
@@ -193,28 +194,6 @@ def _embed_plain(embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
     stream = getattr(embedder, "embed_stream", None)
     texts = [c.text for c in chunks]
     return stream(texts, None) if stream is not None else embedder.embed(texts, "document")
-
-
-class Progress:
-    """Logs chunks done, the rate and the time left, at most every ``every_s`` seconds.
-
-    Example::
-
-        >>> progress = Progress(1000, "embedded"); progress(100)   # "embedded 100/1000 chunks, 50.0/s, ETA 18 s"
-    """
-
-    def __init__(self, total: int, what: str, every_s: float = 5.0) -> None:
-        self.total, self.what, self.every_s = total, what, every_s
-        self.done, self.started, self.last = 0, time.perf_counter(), time.perf_counter()
-
-    def __call__(self, n: int) -> None:
-        self.done += n
-        now = time.perf_counter()
-        if now - self.last >= self.every_s or (self.done >= self.total and self.total > EMBED_BLOCK):
-            self.last = now
-            rate = self.done / max(now - self.started, 1e-9)
-            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
-            log.info("%s %d/%d chunks, %.1f chunks/s, ETA %.0f s", self.what, self.done, self.total, rate, eta)
 
 
 def _manifest(root: Path, settings: IndexSettings, docs: list[Document], chunks: list[Chunk], embedder: Embedder, dim: int, chunker: Chunker) -> Manifest:

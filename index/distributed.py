@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from index.errors import ConfigError
+from index.progress import Progress
 from index.settings import IndexSettings
 from index.types import Chunk, Document
 
@@ -135,7 +136,12 @@ class RayEmbedder:
         ds = ray.data.from_items(rows).map_batches(
             _CleanChunkWorker, fn_constructor_args=(str(Path(root)), self._settings_dict(), make_chunker, documents_of),
             batch_size=CLEAN_ROWS_PER_BATCH, concurrency=self.workers, num_cpus=1)
-        results = sorted(ds.take_all(), key=lambda r: int(r["i"]))
+        progress = Progress(len(files), "cleaned and chunked", "files")
+        results = []
+        for batch in ds.iter_batches(batch_size=None, batch_format="pandas"):  # as the workers finish them
+            results += batch.to_dict("records")
+            progress(len(batch))
+        results.sort(key=lambda r: int(r["i"]))
         docs, chunks = [], []
         for r in results:
             data = json.loads(r["result"])
