@@ -105,6 +105,7 @@ def test_rag_index_detects_damage_and_rebuilds(case, corpus, tmp_settings, hash_
     assert len(store.chunks) == first.chunks == store.index.ntotal
 
 
+@pytest.mark.slow  # loads the CLI in-process with its imports: seconds
 def test_model_mismatch_hint_names_the_index_dir_the_user_gave(corpus, tmp_settings, hash_embedder, capsys, monkeypatch) -> None:
     """Issue 15 damaged index: 'a manifest with another model', and the hint carries --index-dir."""
     from ui.cli import main

@@ -90,6 +90,7 @@ def test_second_concurrent_build_is_refused(tmp_settings) -> None:
                 pass
 
 
+@pytest.mark.slow  # a subprocess killed mid-build: seconds of start-up
 def test_killed_build_leaves_the_previous_index_usable(corpus, tmp_settings, hash_embedder, tmp_path) -> None:
     build_index(corpus, tmp_settings, hash_embedder)
     good = len(IndexStore.load(tmp_settings.index_dir).chunks)
