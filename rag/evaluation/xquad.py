@@ -16,7 +16,6 @@ Example::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ import numpy as np
 
 from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.types import Document, sha256_text
+from index.vector_cache import VectorCache
 from rag.errors import InputError
 from rag.retrieval import Retriever
 from rag.settings import RagSettings
@@ -35,29 +35,19 @@ log = logging.getLogger(__name__)
 
 
 class CachingEmbedder:
-    """Wraps an embedder with an on-disk cache keyed by (kind, text)."""
+    """Wraps an embedder with the project's vector cache saved to ``path`` (``index.vector_cache``),
+    so a rerun of the benchmark embeds nothing it embedded before."""
 
     def __init__(self, inner: Embedder, path: Path) -> None:
         self.inner, self.path = inner, path
         self.name, self.fingerprint = inner.name, inner.fingerprint
-        self.cache: dict[str, np.ndarray] = {}
-        if path.exists():
-            data = np.load(path)
-            self.cache = {k: data[k] for k in data.files}
+        self.cache = VectorCache(max_items=None, path=path)
 
     def embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
-        keys = [hashlib.sha1(f"{kind}\x00{t}".encode()).hexdigest() for t in texts]
-        missing = [i for i, k in enumerate(keys) if k not in self.cache]
-        if missing:
-            vecs = self.inner.embed([texts[i] for i in missing], kind)
-            self.cache.update({keys[i]: v for i, v in zip(missing, vecs)})
-        return np.stack([self.cache[k] for k in keys]) if keys else np.zeros((0, 1), np.float32)
+        return self.cache.embed(self.inner, texts, kind)
 
     def save(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, **self.cache)
-        tmp.replace(self.path)
+        self.cache.save()
 
 
 def cached_embedder(settings: RagSettings, show_progress: bool = True) -> CachingEmbedder:
