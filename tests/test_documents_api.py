@@ -3,42 +3,26 @@ real FAISS index, on a private data home holding a copy of three seed articles (
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 
 import httpx
 import pytest
 
-from tests.conftest import MODELS_DIR, SEEDS
+from tests.conftest import NEW_ARTICLE, NEW_ARTICLE_QUESTION, SMALL_CORPUS_FILES, small_corpus
 from tests.servers import ApiServer
-from ui.settings import Settings
 
 pytestmark = pytest.mark.slow
 TOKEN = "t0ken"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
-SEED_FILES = ["000_7e8f134315a61b1b.txt", "001_855d7bddcf291e5e.txt", "004_007ff8f57a8682c6.txt"]
-LIBRARY = ("افتتاح مكتبة عامة جديدة في البصرة\n\n"
-           "افتتحت محافظة البصرة يوم السبت مكتبة عامة جديدة تضم 42 ألف كتاب في مبنى تاريخي على ضفاف شط العرب. "
-           "وقال المحافظ إن المكتبة العامة الجديدة ستفتح أبوابها للطلاب مجانا طوال أيام الأسبوع، وإن عدد الكتب فيها سيصل إلى 60 ألفا العام المقبل.\n")
-QUESTION = "كم كتابا تضم المكتبة العامة الجديدة التي افتتحت في البصرة؟"
+SEED_FILES = SMALL_CORPUS_FILES
+LIBRARY = NEW_ARTICLE
+QUESTION = NEW_ARTICLE_QUESTION
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory, seed_index):
-    from index.build import build_index
-    from rag import embedder
-
-    home = tmp_path_factory.mktemp("docs-api")
-    folder = home / "articles"
-    folder.mkdir()
-    for name in SEED_FILES:
-        shutil.copy(SEEDS / name, folder)
-    settings = Settings(home=home, models_dir=MODELS_DIR, index_dir=home / "index", backend="extractive", api_token=TOKEN,
-                        max_upload_bytes=32 * 1024)
-    shutil.copytree(seed_index.index_dir, settings.index_dir)  # the seed vectors: this build embeds nothing, only drops two articles
-    report = build_index(folder, settings, embedder(settings))
-    assert report.embedded == 0 and report.documents == len(SEED_FILES)
+    settings = small_corpus(tmp_path_factory.mktemp("docs-api"), seed_index, api_token=TOKEN, max_upload_bytes=32 * 1024)
     with ApiServer(settings) as server:
         server.settings = settings
         yield server

@@ -4,39 +4,25 @@ it answers and get a cited answer from it, rate it, delete the article, and the 
 from __future__ import annotations
 
 import json
-import shutil
 
 import pytest
 
-from tests.conftest import MODELS_DIR, SEEDS
+from tests.conftest import NEW_ARTICLE, NEW_ARTICLE_QUESTION, NEW_ARTICLE_TITLE, SMALL_CORPUS_FILES, small_corpus
 from tests.servers import free_port
 from tests.test_ui import ARGS, CHROMIUM
-from ui.settings import Settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
-SEED_FILES = ["000_7e8f134315a61b1b.txt", "001_855d7bddcf291e5e.txt", "004_007ff8f57a8682c6.txt"]
-TITLE = "افتتاح مكتبة عامة جديدة في البصرة"
-ARTICLE = (f"{TITLE}\n\n"
-           "افتتحت محافظة البصرة يوم السبت مكتبة عامة جديدة تضم 42 ألف كتاب في مبنى تاريخي على ضفاف شط العرب. "
-           "وقال المحافظ إن المكتبة العامة الجديدة ستفتح أبوابها للطلاب مجانا طوال أيام الأسبوع، وإن عدد الكتب فيها سيصل إلى 60 ألفا العام المقبل.\n")
-QUESTION = "كم كتابا تضم المكتبة العامة الجديدة التي افتتحت في البصرة؟"
+SEED_FILES = SMALL_CORPUS_FILES
+TITLE = NEW_ARTICLE_TITLE
+ARTICLE = NEW_ARTICLE
+QUESTION = NEW_ARTICLE_QUESTION
 
 
 @pytest.fixture(scope="module")
 def page_url(tmp_path_factory, seed_index):
-    from index.build import build_index
-    from rag import embedder
     from ui.chat import launch
 
-    home = tmp_path_factory.mktemp("ui-articles")
-    folder = home / "articles"
-    folder.mkdir()
-    for name in SEED_FILES:
-        shutil.copy(SEEDS / name, folder)
-    settings = Settings(home=home, models_dir=MODELS_DIR, index_dir=home / "index", backend="extractive")
-    shutil.copytree(seed_index.index_dir, settings.index_dir)  # the seed vectors: this build embeds nothing, only drops two articles
-    report = build_index(folder, settings, embedder(settings))
-    assert report.embedded == 0 and report.documents == len(SEED_FILES)
+    settings = small_corpus(tmp_path_factory.mktemp("ui-articles"), seed_index)
     port = free_port()
     app = launch(settings, "127.0.0.1", port, block=False)
     yield f"http://127.0.0.1:{port}", settings
