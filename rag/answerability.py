@@ -50,9 +50,10 @@ def _document_frequencies(retriever: Retriever) -> tuple[int, Counter]:
     with _lock:
         if retriever not in _df:
             df: Counter = Counter()
-            for chunk in retriever.store.chunks:
+            chunks = retriever.all_chunks()  # in memory (FAISS) or read from the store once (Qdrant)
+            for chunk in chunks:
                 df.update(set(tokenize(f"{chunk.title}\n{chunk.text}")))
-            _df[retriever] = (len(retriever.store.chunks), df)
+            _df[retriever] = (len(chunks), df)
         return _df[retriever]
 
 

@@ -62,6 +62,7 @@ class Retriever:
         # a remote store's texts stay there: the "names" bridge route (built from the corpus's words) finds nothing on it
         self._texts = [] if self.remote else [f"{c.title}\n{c.text}" for c in store.chunks]
         self.bm25 = None if self.remote else BM25Index(self._texts)
+        self._all: list | None = None
         self._bridge: EnglishBridge | None = None
         self._bridge_lock = threading.Lock()
         self.bridge = tuple(bridge)
@@ -130,6 +131,17 @@ class Retriever:
             fused = lex if mode == "bm25" else dense + weight * lex
             scored.append((fused, dense, float(lexical[i]), i))
         return self._passages(scored, self.store.chunks, top_k, mode, min_score)
+
+    def all_chunks(self) -> list:
+        """Every chunk of the index: held in memory (FAISS) or read once from the store (Qdrant: a full
+        scroll, for corpus statistics such as rag.answerability's document frequencies; heavy past a few
+        million chunks, where those statistics belong in the manifest)."""
+        if not self.remote:
+            return self.store.chunks
+        with self._bridge_lock:
+            if self._all is None:
+                self._all = self.store.all_chunks()
+            return self._all
 
     def _count(self) -> int:
         if not self.remote:

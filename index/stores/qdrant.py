@@ -245,6 +245,15 @@ class QdrantStore:
                 out[i] = [(str(p.id), float(p.score)) for p in r.points if p.score > 0]
         return out
 
+    def all_chunks(self) -> list[Chunk]:
+        """Every chunk in the collection, in (document, ordinal) order (a full scroll)."""
+        fields, out, offset = Chunk.__dataclass_fields__, [], None
+        while True:
+            records, offset = self.client.scroll(self.name, limit=SCROLL_BATCH, offset=offset, with_payload=True, with_vectors=False)
+            out += [Chunk(**{f: r.payload[f] for f in fields}) for r in records]
+            if offset is None:
+                return sorted(out, key=lambda c: (c.doc_id, c.ordinal))
+
     def fetch(self, keys: Sequence[str]) -> dict[str, tuple[Chunk, np.ndarray]]:
         """Chunk and dense vector of each point id (missing ids are left out)."""
         if not keys:
