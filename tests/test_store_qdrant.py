@@ -145,7 +145,7 @@ def test_qdrant_ranks_the_dev_set_as_faiss_does(seed_index, tmp_path, monkeypatc
     from rag.evaluation.report import load_questions
 
     faiss_store = IndexStore.load(seed_index.index_dir)
-    model = service._embedder(seed_index)
+    model = service.embedder(seed_index)
     qs = qdrant_settings(seed_index, tmp_path / "q", "dev", monkeypatch)
     try:
         build_index(SEEDS, qs, ReusedVectors(faiss_store, model), terms=tokenize)
