@@ -22,7 +22,6 @@ import logging
 import re
 import threading
 import unicodedata
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from index.embedder import Embedder, Kind
+from index.vector_cache import VectorCache
 
 log = logging.getLogger(__name__)
 
@@ -67,21 +67,17 @@ class QueryBatcher:
         self._cond = threading.Condition()
         self._pending: list[tuple[str, dict[str, Any]]] = []
         self._busy = False
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache = VectorCache(max_items=cache_size)  # the project's one embedding cache, keyed here by the normalised question
         self._max_batch = max_batch
         self._hits = self._misses = self._batches = self._batched = 0
 
     def embed(self, text: str) -> np.ndarray:
         """The vector of ``text`` (already normalised by the caller), from the cache or a shared pass."""
-        # fast path without the condition: a dict read is atomic under the GIL, and a hit must not
-        # queue behind threads waiting for a forward pass
+        # fast path without the condition: a hit must not queue behind threads waiting for a forward pass
         vector = self._cache.get(text)
         if vector is not None:
             with self._cond:
                 self._hits += 1
-                if text in self._cache:
-                    self._cache.move_to_end(text)
             return vector
         with self._cond:
             self._misses += 1
@@ -128,11 +124,7 @@ class QueryBatcher:
                     slot["error"] = errors[text]
                 else:
                     slot["vector"] = vectors[text]
-            for text, vector in vectors.items():
-                self._cache[text] = vector
-                self._cache.move_to_end(text)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+            self._cache.put(vectors)
 
     def info(self) -> CacheInfo:
         with self._cond:
