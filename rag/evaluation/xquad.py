@@ -28,6 +28,7 @@ from index.embedder import Embedder, SentenceTransformerEmbedder
 from index.types import Document, sha256_text
 from index.vector_cache import VectorCache
 from rag.errors import InputError
+from rag.evaluation.scoring import recall_at, reciprocal_rank
 from rag.retrieval import Retriever
 from rag.settings import RagSettings
 
@@ -99,9 +100,9 @@ def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str
     r1 = r5 = mrr = 0.0
     for passages, want in zip(ranked, gold):
         ids = [p.doc_id for p in passages]
-        r1 += ids[:1] == [want]
-        r5 += want in ids[:5]
-        mrr += 1.0 / (ids.index(want) + 1) if want in ids[:10] else 0.0
+        r1 += recall_at(ids, {want}, 1)
+        r5 += recall_at(ids, {want}, 5)
+        mrr += reciprocal_rank(ids, {want}, 10)
     n = len(gold)
     return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n, "n": n}
 
