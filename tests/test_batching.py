@@ -99,6 +99,15 @@ def test_the_cache_keeps_the_most_recently_used() -> None:
     assert len(enc.batches) == n + 1
 
 
+def test_an_encoder_error_reaches_the_caller() -> None:
+    def broken(texts):
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        QueryBatcher(broken).embed("a")
+
+
+
 @pytest.mark.slow
 def test_the_real_embedder_gives_the_same_vector_through_the_batcher(seed_index) -> None:
     from rag import service
