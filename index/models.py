@@ -95,9 +95,13 @@ def is_verified(spec: ModelSpec, models_dir: Path) -> bool:
 
 def verify(spec: ModelSpec, location: Path) -> list[str]:
     """Problems found when rehashing ``location`` (a folder or a single file); empty when it matches."""
+    return _check_files({rel: (location / rel if spec.unzip else location, digest) for rel, digest in expected_hashes(spec).items()})
+
+
+def _check_files(files: dict[str, tuple[Path, str]]) -> list[str]:
+    """``name: missing`` / ``name: sha256 mismatch`` for each (path, expected sha256) that does not match."""
     problems = []
-    for rel, digest in expected_hashes(spec).items():
-        path = location / rel if spec.unzip else location
+    for rel, (path, digest) in files.items():
         if not path.exists():
             problems.append(f"{rel}: missing")
         elif sha256_file(path) != digest:
@@ -234,14 +238,7 @@ def verify_bf16(spec: ModelSpec, models_dir: Path) -> list[str]:
     if record is None:
         return ["no bfloat16 copy made from the current model"]
     root = bf16_path(spec, models_dir)
-    problems = []
-    for rel, (digest, _) in record["files"].items():
-        path = root / rel
-        if not path.exists():
-            problems.append(f"{rel}: missing")
-        elif sha256_file(path) != digest:
-            problems.append(f"{rel}: sha256 mismatch")
-    return problems
+    return _check_files({rel: (root / rel, digest) for rel, (digest, _) in record["files"].items()})
 
 
 def _convert_safetensors(src: Path, dst: Path) -> None:
