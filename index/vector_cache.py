@@ -1,6 +1,9 @@
 """One embedding cache for every place that embeds the same text again: a thread-safe LRU keyed by
 (model fingerprint, kind, text), optionally saved to an ``.npz`` file.
 
+Keys stay plain tuples in memory (no digest per lookup: the sentence selector looks up every
+sentence of every passage on every request); the file holds the keys as strings beside one matrix.
+
 Used by the sentence selector (passage sentences come back question after question), the query
 batcher (a question embedded for retrieval, then for sentence selection) and the XQuAD evaluation
 (thousands of contexts, cached on disk between runs).
@@ -13,9 +16,9 @@ Example::
 """
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Protocol, Sequence
 
@@ -28,8 +31,8 @@ class _Embeds(Protocol):
     def embed(self, texts: Sequence[str], kind: str) -> np.ndarray: ...
 
 
-def cache_key(fingerprint: str, kind: str, text: str) -> str:
-    return hashlib.sha1(f"{fingerprint}\x00{kind}\x00{text}".encode()).hexdigest()
+Key = tuple[str, str, str]  # (model fingerprint, "query" | "document", text)
+_SEP = "\x00"
 
 
 class VectorCache:
@@ -37,23 +40,23 @@ class VectorCache:
 
     def __init__(self, max_items: int | None = 20_000, path: Path | None = None) -> None:
         self.max_items, self.path = max_items, path
-        self._items: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()  # Key tuples from embed(); any key from get/put
         self._lock = threading.Lock()
         if path is not None and path.exists():
             with np.load(path) as data:
-                self._items.update((k, data[k]) for k in data.files)
+                self._items.update((tuple(str(k).split(_SEP, 2)), v) for k, v in zip(data["keys"], data["vectors"]))  # type: ignore[misc]
 
     def __len__(self) -> int:
         return len(self._items)
 
-    def get(self, key: str) -> np.ndarray | None:
+    def get(self, key: Hashable) -> np.ndarray | None:
         with self._lock:
             vector = self._items.get(key)
             if vector is not None:
                 self._items.move_to_end(key)
             return vector
 
-    def put(self, items: dict[str, np.ndarray]) -> None:
+    def put(self, items: Mapping[Hashable, np.ndarray]) -> None:
         with self._lock:
             self._items.update(items)
             while self.max_items is not None and len(self._items) > self.max_items:
@@ -61,7 +64,8 @@ class VectorCache:
 
     def embed(self, embedder: _Embeds, texts: Sequence[str], kind: str) -> np.ndarray:
         """``embedder.embed(texts, kind)``, computing only the texts not cached yet."""
-        keys = [cache_key(embedder.fingerprint, kind, t) for t in texts]
+        fingerprint = embedder.fingerprint
+        keys = [(fingerprint, kind, t) for t in texts]
         found = {k: v for k in set(keys) if (v := self.get(k)) is not None}
         first = {k: i for i, k in reversed(list(enumerate(keys)))}  # each new text embedded once
         missing = sorted(i for k, i in first.items() if k not in found)
@@ -75,11 +79,13 @@ class VectorCache:
         return np.stack([found[k] for k in keys])
 
     def save(self) -> None:
-        """Write the cache to ``path`` atomically (a crash leaves the previous file)."""
+        """Write the cache to ``path`` atomically (a crash leaves the previous file); its keys must come from ``embed``."""
         if self.path is None:
             raise ValueError("this cache has no file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
         with self._lock:
-            np.savez(tmp, **self._items)
+            keys = np.array([_SEP.join(k) for k in self._items], dtype=str)
+            vectors = np.stack(list(self._items.values())) if self._items else np.zeros((0, 1), np.float32)
+        np.savez(tmp, keys=keys, vectors=vectors)
         tmp.replace(self.path)
