@@ -1,7 +1,6 @@
 """The store interface and its configuration (``index.stores`` re-exports these; the stores import them from here)."""
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,23 +80,14 @@ class StoreConfig:
         return f"{self.qdrant_url or self.qdrant_path} (collection {self.qdrant_collection})"
 
 
-def _setting(settings: Any, name: str, default: Any) -> Any:
-    """``settings.name`` when the settings define it, else ``RAG_NAME`` from the environment, else ``default``
-    (so the store choice works with settings classes that predate it)."""
-    if hasattr(settings, name):
-        return getattr(settings, name)
-    return os.environ.get(f"RAG_{name.upper()}", default)
-
-
 def store_config(settings: Any) -> StoreConfig:
-    """The ``StoreConfig`` that ``settings`` describe."""
-    path = _setting(settings, "qdrant_path", None)
-    home = Path(getattr(settings, "home", Path(".")))
+    """The ``StoreConfig`` that ``settings`` (an ``IndexSettings``) describe."""
+    path = settings.qdrant_path
     return StoreConfig(
-        kind=str(_setting(settings, "store", "faiss") or "faiss"),
+        kind=settings.store,
         index_dir=Path(settings.index_dir),
-        qdrant_url=str(_setting(settings, "qdrant_url", "") or ""),
-        qdrant_path=Path(path).expanduser() if path else home / "qdrant",
-        qdrant_collection=str(_setting(settings, "qdrant_collection", DEFAULT_COLLECTION) or DEFAULT_COLLECTION),
-        qdrant_api_key=str(_setting(settings, "qdrant_api_key", "") or ""),
+        qdrant_url=settings.qdrant_url,
+        qdrant_path=Path(path).expanduser() if path else Path(settings.home) / "qdrant",
+        qdrant_collection=settings.qdrant_collection or DEFAULT_COLLECTION,
+        qdrant_api_key=settings.qdrant_api_key,
     )
