@@ -25,6 +25,8 @@ _EXPORTS: dict[str, str] = {
     "preload": "rag.service",
     "check_question": "rag.questions",
     "check_unicode": "rag.questions",
+    "MAX_TOP_K_ANSWER": "rag.thresholds",
+    "MAX_TOP_K_SEARCH": "rag.thresholds",
     "detect_language": "rag.language",
     "LLMCalls": "rag.llm",
     # records

@@ -41,7 +41,7 @@ from rag.extractive import Sentence, select_sentences
 from rag.language import detect_language
 from rag.lc_retriever import PassageRetriever, to_passage
 from rag.prompt import NOT_FOUND, answer_line_messages, build_messages, rewrite_messages
-from rag.questions import check_question
+from rag.questions import MAX_TOP_K_ANSWER, check_question, check_top_k
 from rag.service import default_settings, get_retriever
 from rag.settings import RagSettings
 from rag.thresholds import EVIDENCE_MARGIN, EVIDENCE_SENTENCES
@@ -284,8 +284,7 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
     settings = settings or default_settings()
     if backend is not None:
         backends.get(backend)  # an unknown name is an InputError naming the choices
-    if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= 20):
-        raise InputError("top_k must be an integer between 1 and 20")
+    check_top_k(top_k, MAX_TOP_K_ANSWER)
     settings = settings.replace(backend=backend, top_k=top_k)
     question = check_question(question, settings)
     turns = normalize_history(history)

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from rag.errors import InputError, InputTooLargeError, InvalidTextError
 from rag.settings import RagSettings
+from rag.thresholds import MAX_TOP_K_ANSWER, MAX_TOP_K_SEARCH
+
+__all__ = ["MAX_TOP_K_ANSWER", "MAX_TOP_K_SEARCH", "check_question", "check_top_k", "check_unicode"]
 
 
 def check_unicode(text: str, what: str = "text") -> str:
@@ -42,3 +45,9 @@ def check_question(text: object, settings: RagSettings, what: str = "question") 
             f"the {what} is {len(text):,} characters long; the limit is {settings.max_question_chars:,} (setting max_question_chars)"
         )
     return text
+
+
+def check_top_k(top_k: object, most: int) -> None:
+    """An ``InputError`` unless ``top_k`` is None (the setting applies) or an integer from 1 to ``most``."""
+    if top_k is not None and not (isinstance(top_k, int) and 1 <= top_k <= most):
+        raise InputError(f"top_k must be an integer between 1 and {most}")

@@ -22,7 +22,7 @@ from index.store import rebuild_hint
 from index.stores import open_store, store_config, store_stamp
 from rag.batching import BatchedEmbedder
 from rag.errors import InputError
-from rag.questions import check_question
+from rag.questions import MAX_TOP_K_SEARCH, check_question, check_top_k
 from rag.retrieval import MODES, Retriever
 from rag.settings import RagSettings
 from rag.types import Passage
@@ -116,6 +116,5 @@ def search(query: str, top_k: int | None = None, mode: str = "hybrid", settings:
     query = check_question(query, settings, "query")
     if mode not in MODES:
         raise InputError(f"unknown search mode {mode!r}; choose one of {', '.join(MODES)}")
-    if top_k is not None and not (1 <= top_k <= 50):
-        raise InputError("top_k must be between 1 and 50")
+    check_top_k(top_k, MAX_TOP_K_SEARCH)
     return get_retriever(settings).search(query, top_k or settings.top_k, mode, settings.min_score)

@@ -17,6 +17,7 @@ from typing import ClassVar
 
 from index.errors import ConfigError
 from index.settings import IndexSettings
+from rag.thresholds import MAX_TOP_K_ANSWER
 
 DEFAULT_LLM_MODEL = "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
 
@@ -26,7 +27,7 @@ class RagSettings(IndexSettings):
     """What the answering library reads, on top of the index's settings."""
 
     RANGES: ClassVar[dict[str, tuple[float, float]]] = {
-        "top_k": (1, 20),
+        "top_k": (1, MAX_TOP_K_ANSWER),
         "min_score": (-1.0, 2.0),
         "llm_threads": (1, 512),
         "llm_ctx": (256, 1_048_576),

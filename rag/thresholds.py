@@ -6,6 +6,10 @@ Change one here and rerun ``rag eval answers`` and ``rag eval xquad --answers``.
 """
 from __future__ import annotations
 
+# How many passages a request may ask for (rag.questions.check_top_k, the API schema, the top_k setting's range)
+MAX_TOP_K_ANSWER = 20  # ask(): each passage costs prompt tokens and selection time
+MAX_TOP_K_SEARCH = 50  # search(): passages only
+
 # Sentence selection (rag.extractive)
 LEXICAL_PICK = 0.5  # share of the question's IDF-weighted words a sentence must hold to be picked for them
 SELECT_LEXICAL_BONUS = 0.3  # weight of that word share in a sentence's score (Arabic questions)

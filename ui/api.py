@@ -39,7 +39,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, ModelMissingError, RagError
-from rag import Answer, InputError, LLMCalls, ask, ask_stream, backends, check_unicode, get_retriever, remember, search
+from rag import MAX_TOP_K_ANSWER, MAX_TOP_K_SEARCH, Answer, InputError, LLMCalls, ask, ask_stream, backends, check_unicode, get_retriever, remember, search
 from ui.documents_api import documents_router, upload_body_limit
 from ui.errors import Forbidden, http_status
 from ui.security import require_token_off_loopback
@@ -60,14 +60,14 @@ class _Strict(BaseModel):
 class AskRequest(_Strict):
     question: str = Field(description="The question, Arabic or English (at most max_question_chars characters, default 4,000)")
     history: list[dict[str, str]] | None = Field(None, description='Earlier turns: [{"role": "user"|"assistant", "content": "…"}]')
-    top_k: int | None = Field(None, ge=1, le=20)
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K_ANSWER)
     backend: str | None = Field(None, description="An answering backend the server allows (setting allowed_backends; "
                                                   "default: only the server's own). GET /v1/models lists them.")
 
 
 class SearchRequest(_Strict):
     query: str
-    top_k: int | None = Field(None, ge=1, le=50)
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K_SEARCH)
     mode: Literal["hybrid", "dense", "bm25"] = "hybrid"
 
 
@@ -80,7 +80,7 @@ class ChatRequest(_Strict):
     model: str = MODEL_PREFIX
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    top_k: int | None = Field(None, ge=1, le=20)
+    top_k: int | None = Field(None, ge=1, le=MAX_TOP_K_ANSWER)
     temperature: float | None = Field(None, ge=0, le=2, description="Accepted for OpenAI clients; answers are greedy")
 
 
