@@ -16,13 +16,17 @@ Example::
 """
 from __future__ import annotations
 
+import logging
 import threading
+import zipfile
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 
 class _Embeds(Protocol):
@@ -43,8 +47,19 @@ class VectorCache:
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()  # Key tuples from embed(); any key from get/put
         self._lock = threading.Lock()
         if path is not None and path.exists():
+            self._load(path)
+
+    def _load(self, path: Path) -> None:
+        """The cached vectors of ``path``; a file of another layout (an older version) or a damaged one
+        is only a cache: it is logged and ignored, and the next ``save`` replaces it."""
+        try:
             with np.load(path) as data:
+                if {"keys", "vectors"} - set(data.files):
+                    raise ValueError(f"not this cache's layout (holds {len(data.files)} other arrays)")
                 self._items.update((tuple(str(k).split(_SEP, 2)), v) for k, v in zip(data["keys"], data["vectors"]))  # type: ignore[misc]
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            log.warning("embedding cache %s ignored (%s); it will be rebuilt", path, exc)
+            self._items.clear()
 
     def __len__(self) -> int:
         return len(self._items)

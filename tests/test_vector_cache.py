@@ -51,3 +51,16 @@ def test_save_and_reload(tmp_path) -> None:
     again, fresh = VectorCache(max_items=None, path=path), Counting()
     assert np.array_equal(again.embed(fresh, ["two", "one"], "document"), cache.embed(emb, ["two", "one"], "document"))
     assert fresh.calls == []
+
+
+def test_an_old_or_damaged_cache_file_is_ignored_and_replaced(tmp_path) -> None:
+    old = tmp_path / "old.npz"
+    np.savez(old, **{"0123abcd": np.ones(3, np.float32)})  # the earlier layout: one array per digest
+    damaged = tmp_path / "damaged.npz"
+    damaged.write_bytes(b"PK\x03\x04 not a zip")
+    for path in (old, damaged):
+        cache, emb = VectorCache(max_items=None, path=path), Counting()
+        assert len(cache) == 0
+        cache.embed(emb, ["x"], "document")
+        cache.save()
+        assert len(VectorCache(max_items=None, path=path)) == 1
