@@ -116,11 +116,8 @@ class Retriever:
         mode = "hybrid" if mode == "hybrid-plain" else mode
         lexical = self.bm25.scores(query, extra) if mode != "dense" else np.zeros(len(self.store.chunks), dtype=np.float32)
         top_lex = float(lexical.max()) if len(lexical) else 0.0
-        weight = 1.0 if mode == "bm25" else (self.lexical_weight.get(detect_language(query), 0.0) if mode == "hybrid" else 0.0)
-        if mode == "hybrid":
-            if weight > EN_WEIGHT_WITHOUT_DICTIONARY and detect_language(query) == "en" and not self._has_dictionary(query):
-                weight = EN_WEIGHT_WITHOUT_DICTIONARY
-            weight *= self._lexical_confidence(lexical)
+        second = float(np.partition(lexical, -2)[-2]) if len(lexical) > 1 else 0.0
+        weight = self._weight(query, mode, top_lex, second, len(lexical))
         candidates = {i for i, _ in dense_hits}
         if weight > 0 and top_lex > 0:
             candidates |= {int(i) for i in np.argsort(-lexical)[:CANDIDATES] if lexical[i] > 0}
@@ -149,7 +146,10 @@ class Retriever:
         return sum(int(d.get("chunks", 0)) for d in self.store.manifest.documents.values())
 
     def _weight(self, query: str, mode: str, top: float, second: float, n: int) -> float:
-        """The lexical weight of ``query`` in ``mode`` given BM25's two best scores (as ``_rank`` computes it)."""
+        """The lexical weight of ``query`` in ``mode`` given BM25's two best scores over ``n`` chunks: the
+        language's weight, scaled by how much BM25 can be trusted for this query: full when its best
+        passage clearly leads the next, little when many passages tie on words every article shares
+        (العراق, الأمريكية in a corpus about Iraq and the US)."""
         weight = 1.0 if mode == "bm25" else (self.lexical_weight.get(detect_language(query), 0.0) if mode == "hybrid" else 0.0)
         if mode == "hybrid":
             if weight > EN_WEIGHT_WITHOUT_DICTIONARY and detect_language(query) == "en" and not self._has_dictionary(query):
@@ -229,18 +229,6 @@ class Retriever:
             return []
         bridge = self.english_bridge()
         return bridge.tokens(query) if bridge is not None else []
-
-    @staticmethod
-    def _lexical_confidence(lexical: np.ndarray) -> float:
-        """How much BM25 can be trusted for this query: full when its best passage clearly
-        leads the next, little when many passages tie on words every article shares
-        (العراق, الأمريكية in a corpus about Iraq and the US)."""
-        if len(lexical) < 2:
-            return 1.0
-        s2, s1 = np.partition(lexical, -2)[-2:]
-        if s1 <= 0:
-            return 0.0
-        return float(min(1.0, (1.0 - s2 / s1) / SPREAD_FOR_FULL_WEIGHT))
 
     @staticmethod
     def _merge(passages: list[Passage], chunk) -> bool:
