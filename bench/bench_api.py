@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import statistics
@@ -27,6 +28,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 import httpx
 from common import ROOT, percentiles, report
@@ -39,6 +41,17 @@ QUESTIONS = ["من هو وزير الخارجية العراقي الذي الت
              "ما الملفات التي يتناولها الحوار الاستراتيجي؟", "What did Joe Wilson's campaign call for?"]
 TARGET_THROUGHPUT = 0.9  # × the batched embedding limit
 TARGET_P95 = 1.5  # × the queueing bound
+_LOADS = itertools.count()  # one nonce per load in this process
+
+
+def fresh_questions() -> Callable[[int, int], str]:
+    """The question of client ``i``'s ``n``-th request in a new load: a text no earlier load in this run
+    sent. The server caches question vectors (rag.batching, 1,024 of them), so a load that re-sent an
+    earlier load's texts would time cache hits, not forward passes (the warm-up, the single-client and
+    the 16-client loads and round 2 used to restart at the same texts). The cache is timed on its own
+    (``cache_hits``)."""
+    tag = f"L{next(_LOADS)}"
+    return lambda i, n: f"{QUESTIONS[(i + n) % len(QUESTIONS)]} ({tag}-{i}-{n})"
 
 # Run in a fresh process: the limit is the model alone, not sharing an interpreter with the clients.
 LIMIT_SCRIPT = r"""
@@ -46,23 +59,25 @@ import json, sys, time
 sys.path.insert(0, sys.argv[1])
 from index.embedder import SentenceTransformerEmbedder
 from index.settings import IndexSettings
-n, rounds, questions = int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])
+n, rounds, texts = int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])  # rounds + 1 batches of n, then singles
 emb = SentenceTransformerEmbedder.from_settings(IndexSettings.load(), show_progress=False)
-emb._encode([f"{q} (w)" for q in questions], "query")  # warm-up
+emb._encode(texts[:n], "query")  # warm-up
 single, batch = [], []
 for i in range(rounds * 2):
-    t = time.perf_counter(); emb._encode([f"{questions[i % len(questions)]} (s{i})"], "query"); single.append(time.perf_counter() - t)
-for r in range(rounds):
-    texts = [f"{questions[(r + i) % len(questions)]} ({r}-{i})" for i in range(n)]  # as the load's distinct questions
-    t = time.perf_counter(); emb._encode(texts, "query"); batch.append((time.perf_counter() - t) / n)
+    t = time.perf_counter(); emb._encode([texts[(rounds + 1) * n + i]], "query"); single.append(time.perf_counter() - t)
+for r in range(1, rounds + 1):
+    t = time.perf_counter(); emb._encode(texts[r * n:(r + 1) * n], "query"); batch.append((time.perf_counter() - t) / n)
 single.sort(); batch.sort()
 print(json.dumps({"single_s": single[len(single) // 2], "batched_per_question_s": batch[len(batch) // 2], "dtype": emb.dtype}))
 """
 
 
 def measure_limit(clients: int, rounds: int = 8) -> dict:
-    """Seconds per question in batches of ``clients`` (median of ``rounds``), in a fresh process."""
-    out = subprocess.run([sys.executable, "-c", LIMIT_SCRIPT, str(ROOT), str(clients), str(rounds), json.dumps(QUESTIONS)],
+    """Seconds per question in batches of ``clients`` (median of ``rounds``), in a fresh process, over
+    distinct texts of the same form as a load's (``fresh_questions``)."""
+    question = fresh_questions()
+    texts = [question(i, n) for n in range(rounds + 1) for i in range(clients)] + [question(0, rounds + 1 + i) for i in range(rounds * 2)]
+    out = subprocess.run([sys.executable, "-c", LIMIT_SCRIPT, str(ROOT), str(clients), str(rounds), json.dumps(texts)],
                          capture_output=True, text=True, check=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     data = json.loads(out.stdout.strip().splitlines()[-1])
     data["limit_rps"] = 1 / data["batched_per_question_s"]
@@ -75,8 +90,11 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def load(url: str, clients: int, seconds: float, question=None, server_pid: int | None = None) -> dict:
-    """``clients`` closed-loop clients for ``seconds``; a distinct question per request unless ``question`` is given."""
+def load(url: str, clients: int, seconds: float, question: Callable[[int, int], str] | None = None,
+         server_pid: int | None = None) -> dict:
+    """``clients`` closed-loop clients for ``seconds``; ``question(i, n)`` is client ``i``'s ``n``-th
+    question (default ``fresh_questions()``: every request a text no earlier load sent)."""
+    question = question or fresh_questions()
     latencies: list[float] = []
     errors: list[str] = []
     stop = time.time() + seconds
@@ -88,7 +106,7 @@ def load(url: str, clients: int, seconds: float, question=None, server_pid: int 
         conn = http.client.HTTPConnection(host, int(port), timeout=600)
         n = 0
         while time.time() < stop:
-            text = question(i, n) if question else f"{QUESTIONS[(i + n) % len(QUESTIONS)]} ({i}-{n})"
+            text = question(i, n)
             body = json.dumps({"question": text}).encode()
             t = time.perf_counter()
             try:
@@ -139,9 +157,10 @@ def one_round(url: str, pid: int, clients: int, seconds: float) -> dict:
 def cache_hits(url: str, rounds: int = 40) -> dict:
     """Latency of a new question, then of the same question re-spaced (normalised cache hit), one client."""
     misses, hits = [], []
+    question = fresh_questions()
     with httpx.Client(timeout=60) as http:
         for i in range(rounds):
-            base = f"{QUESTIONS[i % len(QUESTIONS)]} (cache {i})"
+            base = question(0, i)
             for target, text in ((misses, base), (hits, "  " + base.replace(" ", "  ") + " ")):
                 t = time.perf_counter()
                 http.post(url + "/v1/ask", json={"question": text}).raise_for_status()
