@@ -256,8 +256,9 @@ def _convert_safetensors(src: Path, dst: Path) -> None:
     save_file(out, str(dst), metadata=metadata)
 
 
-def ensure_bf16(spec: ModelSpec, models_dir: Path) -> Path:
-    """The verified bfloat16 copy of a provisioned folder model, made now if missing or stale.
+def ensure_bf16(spec: ModelSpec, models_dir: Path, force: bool = False) -> Path:
+    """The verified bfloat16 copy of a provisioned folder model, made now if missing or stale
+    (or in any case with ``force``: a copy that ``verify_bf16`` found damaged).
 
     Only the transformer's weights (``model.safetensors`` at the top) are cast; the small dense
     heads and every other file are hard links to (or copies of) the verified originals, so the
@@ -276,7 +277,7 @@ def ensure_bf16(spec: ModelSpec, models_dir: Path) -> Path:
         raise ValueError(f"{spec.name} is not a folder model")
     source = require(spec, models_dir)
     target = bf16_path(spec, models_dir)
-    if is_bf16_ready(spec, models_dir):
+    if is_bf16_ready(spec, models_dir) and not force:
         return target
     log.info("%s: writing a bfloat16 copy at %s (once)", spec.name, target)
     with tempfile.TemporaryDirectory(dir=models_dir, prefix=".bf16-") as tmp:

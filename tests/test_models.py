@@ -59,3 +59,39 @@ def test_an_unloadable_model_path_is_a_clear_error(tmp_path) -> None:
     emb = SentenceTransformerEmbedder("broken", tmp_path / "broken")
     with pytest.raises(ModelMissingError, match="could not load embedding model"):
         emb.embed(["x"], "query")
+
+
+def test_models_verify_rehashes_the_bf16_copy_and_rebuilds_it(tmp_path, monkeypatch, capsys) -> None:
+    """`rag models --verify` checks the bfloat16 copy the embedder loads, not only the float32 original
+    (issue 16): a flipped byte in the copy is reported and the copy is made again from the original."""
+    import torch
+    from safetensors.torch import save_file
+
+    from ui.cli import main
+
+    models_dir = tmp_path / "models"
+    folder = models_dir / "tiny"
+    folder.mkdir(parents=True)
+    save_file({"w": torch.arange(64, dtype=torch.float32)}, str(folder / "model.safetensors"))
+    (folder / "tokenizer.json").write_text("{}")
+    manifest = "".join(f"{hashlib.sha256((folder / n).read_bytes()).hexdigest()}  {n}\n" for n in ("model.safetensors", "tokenizer.json"))
+    spec = models.ModelSpec("tiny", (), "", "tiny.sha256", unzip=True)
+    monkeypatch.setattr(models, "manifest_text", lambda s: manifest)
+    monkeypatch.setattr(models, "EMBEDDING", spec)
+    (folder / models.MARKER).write_text(manifest)
+    copy = models.ensure_bf16(spec, models_dir)
+    monkeypatch.setenv("RAG_MODELS_DIR", str(models_dir))
+    monkeypatch.setenv("RAG_HOME", str(tmp_path / "home"))
+
+    assert main(["models", "--verify", "--embedding-only"]) == 0
+    assert "tiny-bfloat16: OK" in capsys.readouterr().out
+
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # same size: only a rehash finds it
+    weights.write_bytes(bytes(data))
+    assert models.is_bf16_ready(spec, models_dir) and models.verify_bf16(spec, models_dir)
+    assert main(["models", "--verify", "--embedding-only"]) == 0
+    out = capsys.readouterr().out
+    assert "tiny: OK" in out and "tiny-bfloat16: CORRUPT: model.safetensors: sha256 mismatch" in out
+    assert models.verify_bf16(spec, models_dir) == []

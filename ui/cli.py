@@ -56,6 +56,12 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{spec.name}: {'OK' if not problems else 'CORRUPT: ' + '; '.join(problems)}")
             if problems:
                 models.provision(spec, settings.models_dir, force=True)
+            copy = models.bf16_path(spec, settings.models_dir)
+            if spec.unzip and copy.exists():  # the bfloat16 copy the embedder loads (after the original: it links its small files)
+                problems = models.verify_bf16(spec, settings.models_dir)
+                print(f"{copy.name}: {'OK' if not problems else 'CORRUPT: ' + '; '.join(problems) + '; rebuilt from the verified original'}")
+                if problems:
+                    models.ensure_bf16(spec, settings.models_dir, force=True)
             continue
         if models.is_verified(spec, settings.models_dir) and not args.force:
             print(f"{spec.name}: already installed and verified ({settings.models_dir / spec.name})")
@@ -153,9 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("models", cmd_models, "download, assemble and verify the default models (idempotent)",
-            "examples:\n  rag models\n  rag models --verify      rehash the installed files\n")
+            "examples:\n  rag models\n  rag models --verify      rehash the installed files and the embedder's bfloat16 copy\n")
     p.add_argument("--force", action="store_true", help="reinstall even when a verified copy exists")
-    p.add_argument("--verify", action="store_true", help="rehash installed files and repair them if corrupt")
+    p.add_argument("--verify", action="store_true", help="rehash installed files (the embedder's bfloat16 copy too) and repair them if corrupt")
     p.add_argument("--embedding-only", action="store_true", help="skip the local LLM (1.1 GB)")
 
     p = add("index", cmd_index, "build or update the index of a folder of articles",
