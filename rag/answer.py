@@ -70,6 +70,7 @@ ORIGINAL_HEAD = "The passages that answer, in the original Arabic (no translatio
 DROP_LINE = ("restates_question", "wrong_language", "no_citation")  # a line with these is left out, not shown flagged
 SUMMARY_HEAD = "الخلاصة: "
 NO_TRANSLATION = "(original Arabic: the model gave no translation of this sentence)"
+NOT_TRANSLATED = ("translation_empty", "translation_instructions")  # the model's reply is no translation: show the original
 SHORT = {"ar": "باختصار: {value} [{n}]", "en": "In short: {value} [{n}]"}
 HistoryLike = Sequence[Any] | None
 
@@ -134,9 +135,15 @@ def _focused(question: str, passages: list[Passage], settings: RagSettings) -> l
 
 
 def _evidence(question: str, passages: list[Passage], settings: RagSettings) -> list[Sentence]:
-    """The one or two sentences an answer is built on, in passage order."""
-    picked = select_sentences(question, passages, get_retriever(settings).embedder,
-                              max_sentences=EVIDENCE_SENTENCES, margin=EVIDENCE_MARGIN)
+    """The few sentences an answer is built on (``EVIDENCE_SENTENCES``), in passage order.
+
+    An English question's words, bridged to Arabic (``answerability.question_terms``), count in
+    the selection as an Arabic question's own words do."""
+    retriever = get_retriever(settings)
+    language = detect_language(question)
+    terms = answerability.question_terms(question, retriever) if language == "en" else None
+    picked = select_sentences(question, passages, retriever.embedder, max_sentences=EVIDENCE_SENTENCES[language],
+                              margin=EVIDENCE_MARGIN, terms=terms)
     if not picked:  # passages too short to split: their first words are the evidence
         p = passages[0]
         picked = [Sentence(0, 0, len(p.text), p.text)]
@@ -210,7 +217,13 @@ def _evidence_answer(question: str, passages: list[Passage], language: str, sett
                 raw += piece
                 yield stream.show(piece.lstrip("\"“'«") if raw == piece else piece)
             english = clean_translation(raw)
-            findings += check_translation(s.text, english, embedder)
+            found = check_translation(s.text, english, embedder)
+            if any(f.code in NOT_TRANSLATED for f in found):
+                # nothing the reader could be misled by is shown: the labelled original replaces it (not a flag)
+                log.info("no translation of %r: %s", s.text[:60], found[0].code)
+                english = ""
+            else:
+                findings += found
             if english:
                 translations[id(s)] = english
                 rendered.append(f"“{english}” [{s.passage + 1}]")

@@ -10,7 +10,8 @@ the text. The kinds of wrong answer each check exists for:
   ("MIGA" as "Make America Great Again", "احتجاجات تشرين" as "the Tunisian Revolution");
 - ``slot_conflict``: two values for what the question asks (a meeting in Washington and in Baghdad);
 - ``unsupported_meaning``: an English sentence far in meaning from what it cites;
-- ``translation_*``: the same kinds for a translation against its Arabic sentence;
+- ``translation_*``: the same kinds for a translation against its Arabic sentence, and
+  ``translation_instructions`` for a reply that repeats the prompt instead of translating;
 - ``removed_citation``, ``no_citation``, ``wrong_language``, ``arabic_in_english``.
 
 Example::
@@ -310,6 +311,10 @@ def check_translation(arabic: str, english: str, embedder: Embedder | None = Non
     out: list[Finding] = []
     if not english.strip():
         return [Finding("translation_empty", "the model returned no translation")]
+    from rag.translate import echoes_instructions  # rag.translate imports the backends: only when a translation is checked
+
+    if echoes_instructions(english):
+        return [Finding("translation_instructions", "the model repeated its instructions instead of translating the sentence")]
     if arabic_ratio(english) > 0.15:
         out.append(Finding("arabic_in_english", "the translation still contains Arabic text"))
     ar_numbers, en_numbers = numbers_in(arabic), numbers_in(english)

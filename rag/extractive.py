@@ -74,15 +74,23 @@ def _sentence_words(text: str) -> frozenset[str]:
     return frozenset(tokenize(text))
 
 
-def select_sentences(question: str, passages: list[Passage], embedder: Embedder, max_sentences: int = 3, margin: float = EXTRACTIVE_MARGIN) -> list[Sentence]:
-    """The best ``max_sentences`` sentences (within ``margin`` of the best), in passage order."""
+def select_sentences(question: str, passages: list[Passage], embedder: Embedder, max_sentences: int = 3, margin: float = EXTRACTIVE_MARGIN,
+                     terms: list[str] | None = None) -> list[Sentence]:
+    """The best ``max_sentences`` sentences (within ``margin`` of the best), in passage order.
+
+    ``terms``: the question's lexical tokens in the corpus's token space (an English question's
+    bridged to Arabic, ``rag.answerability.question_terms``); by default an Arabic question's own
+    tokens and none for English."""
     sents = split_passages(passages)
     if not sents:
         return []
     qvec = embedder.embed([question], "query")[0]
     svecs = embed_sentences(embedder, [s.text for s in sents])
     sims = svecs @ qvec
-    qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
+    if terms is not None:
+        qtokens = set(terms)
+    else:
+        qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
     overlaps = idf_shares(qtokens, [_sentence_words(s.text) for s in sents])
     for s, sim, overlap in zip(sents, sims, overlaps):
         s.score = float(sim) + SELECT_LEXICAL_BONUS * overlap + SELECT_PASSAGE_BONUS * passages[s.passage].score

@@ -10,7 +10,9 @@ Example::
     >>> question_kind("How many countries pledged half of the campaign?")
     'number'
     >>> values("تعهدت ثماني دول بتأمين نصف مبلغ الـ600 مليون دولار", "number", "en")
-    ['8', '600 million']
+    ['600 million', '8']
+    >>> values("وتعود إلى أوائل العصر الكمبري منذ حوالي 515 مليون سنة", "number", "en")
+    ['515 million years']
     >>> lead("كم دولة تعهدت بتأمين نصف مبلغ حملة الـ600 مليون دولار؟", "تعهدت ثماني دول بتأمين نصف المبلغ", "ar")
     '8'
 """
@@ -38,7 +40,15 @@ _WORD_NUMBERS = {
 _MONTH_ALT = "|".join(sorted(map(re.escape, ARABIC_MONTHS), key=len, reverse=True))
 _DATE = re.compile(rf"(?:(?P<day>\d{{1,2}})\s+)?(?<![\w])[وبلف]?(?P<month>{_MONTH_ALT})(?![\w])(?:\s*/\s*(?:{_MONTH_ALT}))?(?:\s+(?:عام|سنة)?\s*(?P<year>\d{{4}}))?"  # noqa: E501
                    rf"|(?:عام|سنة|العام)\s+(?P<year2>\d{{4}})|(?<!\d)(?P<year3>(?:19|20)\d{{2}})(?!\d)")
-_NUMBER = re.compile(r"(?<![\d.,])(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>مليون|ملايين|مليار|مليارات|ألف|آلاف|الف|بالمئة|بالمائة|في المئة|في المائة|%)?")
+# What a count or a length is counted in ("منذ 515 مليون سنة" → "515 million years"): the common time units only,
+# whose English is not in doubt; the Arabic form is kept for an Arabic reader.
+_MEASURES = {"سنة": "years", "سنوات": "years", "سنين": "years", "عام": "years", "عاما": "years", "عامًا": "years", "أعوام": "years",
+             "شهر": "months", "شهرا": "months", "شهرًا": "months", "أشهر": "months", "شهور": "months",
+             "يوم": "days", "يوما": "days", "يومًا": "days", "أيام": "days", "ساعة": "hours", "ساعات": "hours",
+             "أسبوع": "weeks", "أسابيع": "weeks", "أسبوعا": "weeks", "قرن": "centuries", "قرون": "centuries"}
+_MEASURE_ALT = "|".join(sorted(map(re.escape, _MEASURES), key=len, reverse=True))
+_NUMBER = re.compile(r"(?<![\d.,])(?P<n>\d[\d,]*(?:\.\d+)?)\s*(?P<unit>مليون|ملايين|مليار|مليارات|ألف|آلاف|الف|بالمئة|بالمائة|في المئة|في المائة|%)?"
+                     rf"(?:\s*(?P<measure>{_MEASURE_ALT})(?![\w]))?")
 _WORD_NUMBER = re.compile(r"(?<![\w])(?:و|ب|ل)?(?P<w>" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")(?![\w])"
                           r"(?P<scale>\s+(?:آلاف|ألف|الف|مليون|ملايين|مليار|مليارات|عشر|عشرة))?")
 
@@ -73,8 +83,11 @@ def _numbers(text: str, language: str) -> list[str]:
         n = m.group("n").rstrip(",")
         if re.fullmatch(r"(19|20)\d\d", n) and not m.group("unit"):
             continue  # a year is a date, not a count
-        unit = m.group("unit")
-        out.append(n + ("%" if unit and _UNITS[unit] == "%" else f" {_UNITS[unit] if language == 'en' else unit}" if unit else ""))
+        unit, measure = m.group("unit"), m.group("measure")
+        value = n + ("%" if unit and _UNITS[unit] == "%" else f" {_UNITS[unit] if language == 'en' else unit}" if unit else "")
+        if measure and not (unit and _UNITS[unit] == "%"):
+            value += f" {_MEASURES[measure] if language == 'en' else measure}"
+        out.append(value)
     for m in _WORD_NUMBER.finditer(text):
         if m.group("scale"):  # ثلاثة آلاف, أحد عشر: not the bare word's value; code states no value then
             out.append(m.group(0).strip())

@@ -15,8 +15,11 @@ LEXICAL_PICK = 0.5  # share of the question's IDF-weighted words a sentence must
 SELECT_LEXICAL_BONUS = 0.3  # weight of that word share in a sentence's score (Arabic questions)
 SELECT_PASSAGE_BONUS = 0.03  # weight of the passage's retrieval score in a sentence's score
 EXTRACTIVE_MARGIN = 0.12  # extractive answers quote sentences within this of the best one
-EVIDENCE_SENTENCES = 2  # evidence sentences an answer is built on (each translated for English readers)
-EVIDENCE_MARGIN = 0.08  # a second evidence sentence must score within this of the best one
+# Evidence sentences an answer is built on, per reader language. English: 3, with the question's words bridged
+# to Arabic for the word-share bonus; on 150 held-out XQuAD questions the evidence then holds the gold answer
+# 0.853 (1.45 sentences each) against 0.827 (1.38) with 2 and no bridge. Arabic: 3 only adds 0.007 (bench/bench_evidence.py).
+EVIDENCE_SENTENCES = {"ar": 2, "en": 3}
+EVIDENCE_MARGIN = 0.08  # a further evidence sentence must score within this of the best one
 
 # Citation checks (rag.checks)
 MIN_MISSING_CITATION_OVERLAP = 0.35  # an uncited sentence is cited by the passage holding this share of its words

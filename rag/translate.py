@@ -15,6 +15,7 @@ Example::
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -44,6 +45,11 @@ def prepare(sentence: str) -> str:
     sentence = neutralize(ascii_digits(" ".join(sentence.split())))
     names = [f"{ar} = {en}" for ar, en in arabic_months(sentence)] + hints(sentence)
     return sentence + (f"\nNames: {'; '.join(dict.fromkeys(names))}" if names else "")
+
+
+def messages(sentence: str) -> list[tuple[str, str]]:
+    """The chat messages that ask for the translation of one Arabic ``sentence``."""
+    return [("system", SYSTEM), ("human", prepare(sentence))]
 
 
 def clean(text: str) -> str:
@@ -104,13 +110,36 @@ def _model_id(settings: RagSettings) -> str:
     return f"{settings.backend}:{settings.llm_model if settings.backend == 'local' else settings.openai_base_url + '/' + settings.openai_model}"
 
 
+# What small models write instead of, or before, a translation: a lead-in line ("Here is the English
+# translation:"), or the prompt's own instructions translated back ("The line "Names:" under the sentence…",
+# 6 of 104 cached translations of the first XQuAD run).
+_PREAMBLE = re.compile(r"^(?:sure|certainly|okay)?[,!.\s]*"
+                       r"(?:here(?:'s| is| are)|below is|the (?:english )?translation|english translation|translation)\b[^\n]*:\s*$", re.I)
+_MAY_BE_PREAMBLE = re.compile(r"^(?:sure|certainly|okay|here|below|the english|the translation|english translation|translation)", re.I)
+_ECHO = ("names:", "english form of", "use those forms", "translation of the sentence", "english translation of the arabic")
+
+
+def echoes_instructions(text: str) -> bool:
+    """``text`` repeats the translation instructions instead of translating (not a translation at all)."""
+    low = text.casefold()
+    return any(marker in low for marker in _ECHO) or bool(_PREAMBLE.match(text.strip()))
+
+
+def _key(prompt: list[tuple[str, str]], settings: RagSettings) -> str:
+    """Cache key: the model and the whole prompt (so a changed prompt never serves old translations)."""
+    digest = hashlib.sha1(json.dumps(prompt, ensure_ascii=False).encode()).hexdigest()[:16]
+    return f"{_model_id(settings)}\x00{digest}"
+
+
 def translate_stream(sentence: str, settings: RagSettings) -> Iterator[str]:
     """Yield the English translation of one Arabic ``sentence`` as it is written (cached: at once).
 
-    Raises whatever the backend raises when it cannot be reached; the caller decides the fallback.
+    One line is taken: a lead-in line ("Here is the translation:") is skipped and held back while
+    it could still be one; what follows the translation's line is chatter. Raises whatever the
+    backend raises when it cannot be reached; the caller decides the fallback.
     """
-    prepared = prepare(sentence)
-    key = f"{_model_id(settings)}\x00{prepared}"
+    prompt = messages(sentence)
+    key = _key(prompt, settings)
     cached = CACHE.get(key, settings)
     if cached is not None:
         yield cached
@@ -118,24 +147,28 @@ def translate_stream(sentence: str, settings: RagSettings) -> Iterator[str]:
     chat = backends.get(settings.backend).chat_model(settings, max_tokens=MAX_TOKENS, temperature=0.0)
     if chat is None:
         raise ValueError(f"backend {settings.backend!r} cannot translate")
-    text = ""
-    for piece in chat.stream([("system", SYSTEM), ("human", prepared)]):
-        chunk = str(piece.content)
-        if not text:
-            chunk = chunk.lstrip()
-        if not chunk:
+    text, shown = "", 0
+    for piece in chat.stream(prompt):
+        text = (text + str(piece.content)).lstrip()
+        line, newline, rest = text.partition("\n")
+        if newline and _PREAMBLE.match(line.strip()) and not shown:
+            text = rest  # the translation follows its lead-in
             continue
-        if "\n" in chunk:  # one sentence in, one line out: what follows is chatter ("Names: …")
-            chunk = chunk.split("\n")[0]
-            text += chunk
-            if chunk:
-                yield chunk
+        if not newline and not shown and _MAY_BE_PREAMBLE.match(line) and len(line) < 60:
+            continue  # could still turn out to be a lead-in: hold it back
+        if len(line) > shown:
+            yield line[shown:]
+            shown = len(line)
+        if newline:  # one sentence in, one line out
             break
-        text += chunk
-        yield chunk
-    final = clean(text)
-    if final and arabic_ratio(final) < 0.2:
+    line = text.partition("\n")[0]
+    if len(line) > shown and not _PREAMBLE.match(line.strip()):  # a short reply held back to the end
+        yield line[shown:]
+    final = clean(text.partition("\n")[0])
+    if final and arabic_ratio(final) < 0.2 and not echoes_instructions(final):
         CACHE.put(key, final, settings)
+    elif final:
+        log.info("not a translation, not cached: %s", final[:80])
 
 
 def translate(sentence: str, settings: RagSettings) -> str:

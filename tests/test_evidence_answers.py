@@ -32,6 +32,14 @@ def test_an_english_reader_gets_labelled_translations_with_the_originals_in_the_
     assert shown == a.text and not a.replaced
 
 
+def test_a_reply_repeating_the_instructions_is_replaced_by_the_labelled_original(seed_index) -> None:
+    # XQuAD: "In what language was most of the statement written?" was answered with the prompt's own line
+    echo = 'The line "Names:" under the sentence gives the English form of some of its words: use those forms.'
+    shown, a = run("Where and on which day were the high-level US-Iraqi consultations held?", echo, seed_index)
+    assert "Names:" not in a.text and "original Arabic" in a.text
+    assert a.replaced and "Names:" in shown  # the stream showed it; the final answer withdrew it
+
+
 def test_an_answer_line_repeating_the_question_is_dropped_and_the_stream_replaced(seed_index) -> None:
     shown, a = run("من هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن؟",
                    "أنتوني بلينكن هو وزير الخارجية العراقي الذي التقى أنتوني بلينكن في واشنطن. [1]", seed_index)

@@ -1,5 +1,7 @@
 """Sentence translation (rag.translate) against a scripted OpenAI-compatible endpoint on loopback (fast)."""
-from rag.translate import prepare, translate
+import rag.translate
+from rag.checks import check_translation
+from rag.translate import echoes_instructions, prepare, translate, translate_stream
 from tests.servers import ScriptedLLM
 from ui.settings import Settings
 
@@ -21,3 +23,34 @@ def test_a_translation_is_one_line_and_is_cached(tmp_path) -> None:
     # the server is gone: the same sentence comes from the cache (memory, and the JSONL file for the next process)
     assert translate("عقدت المباحثات في بغداد.", settings) == "The talks were held in Baghdad."
     assert (tmp_path / "cache" / "translations.jsonl").exists()
+
+
+def test_a_lead_in_line_is_skipped_not_taken_for_the_translation(tmp_path) -> None:
+    # seen from the embedded model: "Here are the English translations of the Arabic sentence:" was shown as the answer
+    reply = "Here is the English translation of the sentence:\nThe talks were held in Baghdad.\nNames: بغداد = Baghdad"
+    with ScriptedLLM(reply) as llm:
+        settings = Settings(home=tmp_path, backend="openai", openai_base_url=llm.base_url)
+        pieces = list(translate_stream("عقدت المباحثات في بغداد.", settings))
+    assert "".join(pieces) == "The talks were held in Baghdad."
+
+
+def test_a_reply_that_repeats_the_instructions_is_not_a_translation(tmp_path) -> None:
+    # seen on XQuAD: 6 of 104 translations were the prompt's Names instruction translated back
+    reply = 'The line "Names:" under the sentence gives the English form of some of its words: use those forms.'
+    assert echoes_instructions(reply) and not echoes_instructions("The talks were held in Baghdad.")
+    with ScriptedLLM(reply) as llm:
+        settings = Settings(home=tmp_path, backend="openai", openai_base_url=llm.base_url)
+        translate("تم نفي طغرل إلى الدولة القراخطائية.", settings)
+    assert not (tmp_path / "cache" / "translations.jsonl").exists()  # never cached: the next ask tries again
+    codes = [f.code for f in check_translation("تم نفي طغرل إلى الدولة القراخطائية.", reply)]
+    assert "translation_instructions" in codes
+
+
+def test_a_changed_prompt_does_not_serve_old_translations(tmp_path, monkeypatch) -> None:
+    with ScriptedLLM("The talks were held in Baghdad.") as llm:
+        settings = Settings(home=tmp_path, backend="openai", openai_base_url=llm.base_url)
+        translate("عقدت المباحثات في بغداد.", settings)
+    monkeypatch.setattr(rag.translate, "SYSTEM", rag.translate.SYSTEM + " Be brief.")
+    with ScriptedLLM("Talks took place in Baghdad.") as llm:
+        settings = Settings(home=tmp_path, backend="openai", openai_base_url=llm.base_url)
+        assert translate("عقدت المباحثات في بغداد.", settings) == "Talks took place in Baghdad."

@@ -138,6 +138,15 @@ def test_dates_and_numbers_code_states_are_whole_words_and_whole_numbers() -> No
     assert lead("كم دولة تعهدت بتأمين نصف المبلغ؟", "وتعهدت ثماني دول بتأمين نصف المبلغ", "en") == "8"
 
 
+def test_a_count_keeps_its_time_unit() -> None:
+    # XQuAD: "How old are the fossils?" was answered "515 million", the gold is "515 million years"
+    from rag.slots import lead
+
+    assert lead("How old are the fossils?", "وتعود إلى أوائل العصر الكمبري منذ حوالي 515 مليون سنة.", "en") == "515 million years"
+    assert lead("كم سنة استمرت الحرب؟", "استمرت الحرب 8 سنوات", "ar") == "8 سنوات"
+    assert lead("What percentage ran out?", "نفد الوقود في 20% من المحطات", "en") == "20%"
+
+
 def test_a_one_word_answer_is_not_a_restated_question() -> None:
     assert check_adds_something("عقدت المشاورات في بغداد [1]", "أين عقدت المشاورات الأمريكية العراقية؟") == []
 

@@ -1,0 +1,178 @@
+"""Sentence translation prompts compared on XQuAD, on questions held out from the evaluation sample.
+
+For each held-out English XQuAD question (never one of ``rag eval xquad --answers``' fixed sample),
+the evidence sentences the answering path would translate are found once (retrieval and the
+sentence selector on the XQuAD index), and the Arabic gold answer is looked up in them: only
+questions whose evidence holds the Arabic gold are scored, so a miss is the translation's fault.
+Each prompt variant then translates those sentences with the local model, uncached, and the
+table gives per variant: the English gold contained in the translations, translations that
+echo the instructions instead of translating (``leaked``), Arabic script left, and seconds per
+sentence. Variants run interleaved (question by question) so machine drift hits all alike.
+
+    python bench/bench_translate.py [--questions 60] [--variants current,fewshot]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from common import ROOT, report
+
+sys.path.insert(0, str(ROOT))
+from rag import translate  # noqa: E402
+from rag.evaluation.scoring import gold_contained, normalize  # noqa: E402
+from rag.evaluation.xquad_answers import load_pairs, sample, xquad_index  # noqa: E402
+from rag.language import arabic_ratio  # noqa: E402
+from rag.settings import RagSettings  # noqa: E402
+
+TUNE_SEED = 7  # a different draw from the evaluation's SAMPLE_SEED; the evaluation ids are excluded anyway
+
+
+def held_out(questions: list[dict], n: int) -> list[dict]:
+    evaluation = {q["id"] for q in sample(questions, 100)}
+    rest = [q for q in questions if q["id"] not in evaluation]
+    return random.Random(TUNE_SEED).sample(rest, n)
+
+
+def evidence_rows(questions: list[dict], settings: RagSettings, cache: Path) -> list[dict]:
+    """Per question: the evidence sentences (Arabic) and whether they hold the Arabic gold."""
+    if cache.exists():
+        rows = json.loads(cache.read_text(encoding="utf-8"))
+        if [r["id"] for r in rows] == [q["id"] for q in questions]:
+            return rows
+    from rag.answer import _evidence
+    from rag.lc_retriever import PassageRetriever, to_passage
+
+    retriever = PassageRetriever(settings=settings, top_k=settings.top_k)
+    rows = []
+    for q in questions:
+        passages = [to_passage(d) for d in retriever.invoke(q["en"])]
+        sentences = [s.text for s in _evidence(q["en"], passages, settings)] if passages else []
+        joined = normalize(" ".join(sentences))
+        rows.append({"id": q["id"], "question": q["en"], "en_gold": q["en_gold"], "ar_gold": q["ar_gold"], "sentences": sentences,
+                     "holds_gold": bool(sentences) and any(normalize(g) in joined for g in q["ar_gold"])})
+    cache.write_text(json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8")
+    return rows
+
+
+def leaked(text: str) -> bool:
+    """The model wrote (part of) its instructions instead of a translation."""
+    t = text.casefold()
+    return any(m in t for m in ("names:", "english form", "translation of the sentence", "here are the", "here is the", "use those forms"))
+
+
+def run_variant(name: str, sentence: str, settings: RagSettings) -> tuple[str, float]:
+    messages = translate.messages(sentence) if name == "current" else VARIANTS[name](sentence)
+    chat = translate.backends.get(settings.backend).chat_model(settings, max_tokens=translate.MAX_TOKENS, temperature=0.0)
+    t = time.perf_counter()
+    text = str(chat.invoke(messages).content)
+    return translate.clean(text), time.perf_counter() - t
+
+
+PLAIN = """You translate sentences from Arabic news articles into English.
+Translate the whole sentence faithfully. Keep every name, number and date, and keep negations (not, no, never, ruled out).
+Reply with the English translation only."""
+WITH_NAMES = PLAIN.replace("Reply with", 'The "Names:" line gives the English form of some words of the sentence; use those forms.\nReply with')
+EXAMPLE_AR = "وأكد رئيس الوزراء محمد شياع السوداني في تموز 2023 أن انسحاب القوات الأمريكية من العراق مستبعد."
+EXAMPLE_NAMES = "تموز = July; السوداني = al-Sudani"
+EXAMPLE_EN = "Prime Minister Mohammed Shia al-Sudani stressed in July 2023 that a withdrawal of US forces from Iraq is ruled out."
+
+
+def _split(sentence: str) -> tuple[str, str]:
+    head, _, names = translate.prepare(sentence).partition("\nNames: ")
+    return head, names
+
+
+def plain(sentence: str) -> list[tuple[str, str]]:
+    """The Names instruction only when there is a Names line."""
+    head, names = _split(sentence)
+    return [("system", WITH_NAMES if names else PLAIN), ("human", head + (f"\nNames: {names}" if names else ""))]
+
+
+def framed(sentence: str) -> list[tuple[str, str]]:
+    """The sentence labelled "Arabic:", hints as "Names:", the reply cued with "English:"."""
+    head, names = _split(sentence)
+    return [("system", WITH_NAMES if names else PLAIN),
+            ("human", f"Arabic: {head}" + (f"\nNames: {names}" if names else "") + "\nEnglish:")]
+
+
+def fewshot(sentence: str) -> list[tuple[str, str]]:
+    """``framed`` after one worked example (the shared prefix is cached by llama.cpp)."""
+    head, names = _split(sentence)
+    return [("system", WITH_NAMES), ("human", f"Arabic: {EXAMPLE_AR}\nNames: {EXAMPLE_NAMES}\nEnglish:"), ("ai", EXAMPLE_EN),
+            ("human", f"Arabic: {head}" + (f"\nNames: {names}" if names else "") + "\nEnglish:")]
+
+
+def inline_forms(sentence: str) -> str:
+    """The sentence with each hard glossary name and each month replaced by its English form (a clitic kept)."""
+    from rag.answer_text import _ARABIC_MONTH_RE, ARABIC_MONTHS
+    from rag.glossary import _rows, found
+    from rag.prompt import neutralize
+
+    text = neutralize(translate.ascii_digits(" ".join(sentence.split())))
+    spell = {en for _, en, flag in _rows() if flag}
+    spans = [(a, b, en) for a, b, en in found(text) if en in spell]
+    spans += [(m.start(1), m.end(1), ARABIC_MONTHS[m.group(1)]) for m in _ARABIC_MONTH_RE.finditer(text)]
+    out, last = [], 0
+    for a, b, en in sorted(spans):
+        if a < last:
+            continue
+        out.append(text[last:a])
+        piece = text[a:b]
+        clitic = piece[0] if len(piece) > 2 and piece[0] in "وبلف" and piece[1:3] in ("ال", "لل") else ""
+        out.append(f"{clitic} {en}" if clitic else en)
+        last = b
+    return "".join(out) + text[last:]
+
+
+def inline(sentence: str) -> list[tuple[str, str]]:
+    """Hard names and months written in English inside the sentence; no Names line."""
+    return [("system", PLAIN), ("human", inline_forms(sentence))]
+
+
+VARIANTS: dict = {"plain": plain, "framed": framed, "fewshot": fewshot, "inline": inline}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--questions", type=int, default=60)
+    ap.add_argument("--variants", default="current")
+    ap.add_argument("--xquad", default=str(ROOT.parent / "shared" / "benchmarks" / "xquad"))
+    args = ap.parse_args()
+    settings = RagSettings.load().replace(backend="local")
+    contexts, questions = load_pairs(Path(args.xquad))
+    indexed = xquad_index(contexts, settings)
+    rows = evidence_rows(held_out(questions, args.questions), indexed, settings.home / "cache" / "bench-translate-evidence.json")
+    scored = [r for r in rows if r["holds_gold"]]
+    names = args.variants.split(",")
+    out = {n: {"contained": 0, "leaked": 0, "arabic": 0, "seconds": 0.0, "sentences": 0, "rows": []} for n in names}
+    for i, r in enumerate(scored, 1):
+        for n in names:
+            texts = []
+            for s in r["sentences"]:
+                text, secs = run_variant(n, s, indexed)
+                texts.append(text)
+                o = out[n]
+                o["seconds"] += secs
+                o["sentences"] += 1
+                o["leaked"] += leaked(text)
+                o["arabic"] += arabic_ratio(text) > 0.2
+            hit = any(gold_contained(" ".join(texts), g) for g in r["en_gold"])
+            out[n]["contained"] += hit
+            out[n]["rows"].append({"id": r["id"], "gold": r["en_gold"], "translations": texts, "contained": hit})
+        print(f"[{i}/{len(scored)}] " + "  ".join(f"{n}: {out[n]['contained']}" for n in names), flush=True)
+    table = [("held-out questions / evidence holds the Arabic gold", f"{len(rows)} / {len(scored)}")]
+    for n in names:
+        o = out[n]
+        table.append((f"{n}: gold contained / leaked / Arabic left / s per sentence",
+                      f"{o['contained'] / max(1, len(scored)):.3f} / {o['leaked']} / {o['arabic']} of {o['sentences']} / "
+                      f"{o['seconds'] / max(1, o['sentences']):.1f}"))
+    report("translate", table, {"questions": len(rows), "scored": len(scored), "variants": out})
+
+
+if __name__ == "__main__":
+    main()
