@@ -44,7 +44,7 @@ class RagSettings(IndexSettings):
 
     # Retrieval
     top_k: int = 5
-    min_score: float = 0.30  # passages under this cosine are dropped; between it and 0.45 rag.answerability decides (README)
+    min_score: float = 0.30  # search drops passages under this cosine; ask() refuses when no passage reaches it (rag.answerability)
 
     # Answering
     backend: str = "local"  # a name in rag.backends: "local" | "openai" | "extractive"

@@ -30,3 +30,20 @@ def test_a_weak_cosine_with_the_question_words_present_is_answered(seed_index) -
     dinar = "What is the current exchange rate of the Iraqi dinar?"
     refused = answerability.decide(dinar, retriever.search(dinar, 5, "hybrid", seed_index.min_score), retriever, seed_index.min_score)
     assert not refused.answer and refused.coverage is not None and refused.coverage < answerability.MIN_COVERAGE["en"]
+
+
+def test_ask_decides_on_the_ranked_passages_none_dropped_under_the_floor_first(seed_index, monkeypatch) -> None:
+    """The decision was calibrated on passages as ranked (bench_answerability.signals); ask() used to drop
+    those under min_score first, so a lexically matching passage with a weak cosine could not count."""
+    seen = {}
+    decide = answerability.decide
+
+    def spy(question, passages, retriever, floor):
+        seen["passages"], seen["floor"] = passages, floor
+        return decide(question, passages, retriever, floor)
+
+    monkeypatch.setattr(answerability, "decide", spy)
+    settings = seed_index.replace(backend="extractive", min_score=0.6)  # a floor above most passages' cosine
+    ask("من هو وزير الخارجية العراقي الذي التقى بلينكن؟", settings=settings)
+    assert seen["floor"] == 0.6 and len(seen["passages"]) == settings.top_k
+    assert any(p.dense_score < 0.6 for p in seen["passages"])
