@@ -55,6 +55,11 @@ def arabic_months(text: str) -> list[tuple[str, str]]:
     return list(dict.fromkeys((m.group(1), ARABIC_MONTHS[m.group(1)]) for m in _ARABIC_MONTH_RE.finditer(text)))
 
 
+def month_spans(text: str) -> list[tuple[int, int, str]]:
+    """``(start, end, English name)`` of each Arabic month name in ``text`` (a clitic before it not included)."""
+    return [(m.start(1), m.end(1), ARABIC_MONTHS[m.group(1)]) for m in _ARABIC_MONTH_RE.finditer(text)]
+
+
 def months_in(text: str) -> set[str]:
     """English names of the months mentioned in ``text`` (Arabic Levantine, standard or English)."""
     return {en for _, en in arabic_months(text)} | set(_ENGLISH_MONTH_RE.findall(text))

@@ -2,15 +2,15 @@
 
 A 1.5B model translating one Arabic sentence misreads names (السوداني → "Sheikani",
 البيشمركة → "Kurdish Border Guard"). The application writes the English form of every
-glossary name beside it before the model sees the sentence, and afterwards checks that
+glossary name into the sentence before the model sees it, and afterwards checks that
 each name of the English text corresponds to something in the Arabic one: a glossary
 entry, Latin text already in the sentence, or a word whose romanisation
 (``arabic-name-romanizer``) sounds like it.
 
 Example::
 
-    >>> hints("التقى السوداني قادة البيشمركة في بغداد")
-    ['السوداني = al-Sudani', 'البيشمركة = Peshmerga']
+    >>> [english for _, _, english in spelled_spans("التقى السوداني قادة البيشمركة في بغداد")]
+    ['al-Sudani', 'Peshmerga']
     >>> unmatched_names("al-Sudani met Peshmerga leaders", "التقى السوداني قادة البيشمركة")
     []
 """
@@ -83,15 +83,10 @@ def found(arabic: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), by_group[m.lastgroup]) for m in pattern.finditer(arabic)]
 
 
-def hints(arabic: str) -> list[str]:
-    """"arabic = English" for each glossary name in ``arabic`` that a small model misreads (third column '+')."""
-    spell = {form: en for form, en, flag in _rows() if flag}
-    out = []
-    for a, b, english in found(arabic):
-        form = next((f for f in spell if spell[f] == english and f[-3:] in arabic[a:b]), None)
-        if form is not None:
-            out.append(f"{arabic[a:b]} = {english}")
-    return list(dict.fromkeys(out))
+def spelled_spans(arabic: str) -> list[tuple[int, int, str]]:
+    """``(start, end, english)`` of each glossary name in ``arabic`` that a small model misreads (third column '+')."""
+    spell = {en for _, en, flag in _rows() if flag}
+    return [(a, b, en) for a, b, en in found(arabic) if en in spell]
 
 
 def _skeleton(word: str) -> str:

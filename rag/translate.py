@@ -2,9 +2,9 @@
 
 There is no translation model to install here, so the answering LLM translates, one
 sentence at a time (a small task a 1.5B model does far better than answering in English
-from Arabic passages). The application first writes what the model misreads: months
-and glossary names in a line of hints under the sentence ("تموز = July; السوداني =
-al-Sudani"), digits as ASCII; afterwards ``rag.checks.check_translation`` compares the translation with
+from Arabic passages). The application first writes what the model misreads in English
+inside the sentence: months and hard glossary names ("في تموز" → "في July", السوداني →
+al-Sudani), digits as ASCII; afterwards ``rag.checks.check_translation`` compares the translation with
 the sentence (numbers, months, negation, names, meaning). Translations are cached per
 sentence and model, in memory and in ``HOME/cache/translations.jsonl``.
 
@@ -24,8 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag import backends
-from rag.answer_text import arabic_months, ascii_digits
-from rag.glossary import hints
+from rag.answer_text import ascii_digits, month_spans
+from rag.glossary import spelled_spans
 from rag.language import arabic_ratio
 from rag.prompt import neutralize
 from rag.settings import RagSettings
@@ -34,17 +34,31 @@ log = logging.getLogger(__name__)
 
 SYSTEM = """You translate sentences from Arabic news articles into English.
 Translate the whole sentence faithfully. Keep every name, number and date, and keep negations (not, no, never, ruled out).
-A line "Names:" under the sentence gives the English form of some of its words: use those forms.
-Reply with the English translation of the sentence only."""
+Reply with the English translation only."""
 MAX_TOKENS = 160
 MT_LABEL = {"en": "machine translation from Arabic"}
 
 
 def prepare(sentence: str) -> str:
-    """The sentence as the model sees it: ASCII digits, then a line naming its months and hard names in English."""
-    sentence = neutralize(ascii_digits(" ".join(sentence.split())))
-    names = [f"{ar} = {en}" for ar, en in arabic_months(sentence)] + hints(sentence)
-    return sentence + (f"\nNames: {'; '.join(dict.fromkeys(names))}" if names else "")
+    """The sentence as the model sees it: ASCII digits, and each month and hard name already in English.
+
+    Written into the sentence, not in a line of hints under it: the 1.5B model kept ignoring such
+    a line (القتالية = combat came back "military") and sometimes translated the line's instruction
+    instead of the sentence. A clitic و/ب/ل/ف before an ال-name is kept apart ("و al-Kadhimi").
+
+    >>> prepare("وأعلن الكاظمي في تموز ٢٠٢١ أن الانسحاب مستبعد.")
+    'وأعلن al-Kadhimi في July 2021 أن الانسحاب ruled out / unlikely.'
+    """
+    text = neutralize(ascii_digits(" ".join(sentence.split())))
+    out, last = [], 0
+    for a, b, english in sorted(spelled_spans(text) + month_spans(text)):
+        if a < last:
+            continue  # a month inside a glossary name, or the reverse: the first (longest) wins
+        piece = text[a:b]
+        clitic = piece[0] if len(piece) > 2 and piece[0] in "وبلف" and piece[1:3] in ("ال", "لل") else ""
+        out += [text[last:a], f"{clitic} {english}" if clitic else english]
+        last = b
+    return "".join(out) + text[last:]
 
 
 def messages(sentence: str) -> list[tuple[str, str]]:
