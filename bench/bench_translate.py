@@ -9,7 +9,7 @@ table gives per variant: the English gold contained in the translations, transla
 echo the instructions instead of translating (``leaked``), Arabic script left, and seconds per
 sentence. Variants run interleaved (question by question) so machine drift hits all alike.
 
-    python bench/bench_translate.py [--questions 60] [--variants current,fewshot]
+    python bench/bench_translate.py [--questions 60] [--variants shipped,names_line,fewshot]
 """
 from __future__ import annotations
 
@@ -66,81 +66,45 @@ def leaked(text: str) -> bool:
 
 
 def run_variant(name: str, sentence: str, settings: RagSettings) -> tuple[str, float]:
-    messages = translate.messages(sentence) if name == "current" else VARIANTS[name](sentence)
+    messages = translate.messages(sentence) if name == "shipped" else VARIANTS[name](sentence)
     chat = translate.backends.get(settings.backend).chat_model(settings, max_tokens=translate.MAX_TOKENS, temperature=0.0)
     t = time.perf_counter()
     text = str(chat.invoke(messages).content)
     return translate.clean(text), time.perf_counter() - t
 
 
-PLAIN = """You translate sentences from Arabic news articles into English.
+NAMES_LINE = """You translate sentences from Arabic news articles into English.
 Translate the whole sentence faithfully. Keep every name, number and date, and keep negations (not, no, never, ruled out).
-Reply with the English translation only."""
-WITH_NAMES = PLAIN.replace("Reply with", 'The "Names:" line gives the English form of some words of the sentence; use those forms.\nReply with')
+A line "Names:" under the sentence gives the English form of some of its words: use those forms.
+Reply with the English translation of the sentence only."""
 EXAMPLE_AR = "وأكد رئيس الوزراء محمد شياع السوداني في تموز 2023 أن انسحاب القوات الأمريكية من العراق مستبعد."
-EXAMPLE_NAMES = "تموز = July; السوداني = al-Sudani"
 EXAMPLE_EN = "Prime Minister Mohammed Shia al-Sudani stressed in July 2023 that a withdrawal of US forces from Iraq is ruled out."
 
 
-def _split(sentence: str) -> tuple[str, str]:
-    head, _, names = translate.prepare(sentence).partition("\nNames: ")
-    return head, names
-
-
-def plain(sentence: str) -> list[tuple[str, str]]:
-    """The Names instruction only when there is a Names line."""
-    head, names = _split(sentence)
-    return [("system", WITH_NAMES if names else PLAIN), ("human", head + (f"\nNames: {names}" if names else ""))]
-
-
-def framed(sentence: str) -> list[tuple[str, str]]:
-    """The sentence labelled "Arabic:", hints as "Names:", the reply cued with "English:"."""
-    head, names = _split(sentence)
-    return [("system", WITH_NAMES if names else PLAIN),
-            ("human", f"Arabic: {head}" + (f"\nNames: {names}" if names else "") + "\nEnglish:")]
-
-
-def fewshot(sentence: str) -> list[tuple[str, str]]:
-    """``framed`` after one worked example (the shared prefix is cached by llama.cpp)."""
-    head, names = _split(sentence)
-    return [("system", WITH_NAMES), ("human", f"Arabic: {EXAMPLE_AR}\nNames: {EXAMPLE_NAMES}\nEnglish:"), ("ai", EXAMPLE_EN),
-            ("human", f"Arabic: {head}" + (f"\nNames: {names}" if names else "") + "\nEnglish:")]
-
-
-def inline_forms(sentence: str) -> str:
-    """The sentence with each hard glossary name and each month replaced by its English form (a clitic kept)."""
-    from rag.answer_text import _ARABIC_MONTH_RE, ARABIC_MONTHS
-    from rag.glossary import _rows, found
+def names_line(sentence: str) -> list[tuple[str, str]]:
+    """The earlier prompt: the sentence, then a line "Names: تموز = July; …" (the shipped one until this bench)."""
+    from rag.answer_text import arabic_months
+    from rag.glossary import spelled_spans
     from rag.prompt import neutralize
 
     text = neutralize(translate.ascii_digits(" ".join(sentence.split())))
-    spell = {en for _, en, flag in _rows() if flag}
-    spans = [(a, b, en) for a, b, en in found(text) if en in spell]
-    spans += [(m.start(1), m.end(1), ARABIC_MONTHS[m.group(1)]) for m in _ARABIC_MONTH_RE.finditer(text)]
-    out, last = [], 0
-    for a, b, en in sorted(spans):
-        if a < last:
-            continue
-        out.append(text[last:a])
-        piece = text[a:b]
-        clitic = piece[0] if len(piece) > 2 and piece[0] in "وبلف" and piece[1:3] in ("ال", "لل") else ""
-        out.append(f"{clitic} {en}" if clitic else en)
-        last = b
-    return "".join(out) + text[last:]
+    names = [f"{ar} = {en}" for ar, en in arabic_months(text)] + [f"{text[a:b]} = {en}" for a, b, en in spelled_spans(text)]
+    return [("system", NAMES_LINE), ("human", text + (f"\nNames: {'; '.join(dict.fromkeys(names))}" if names else ""))]
 
 
-def inline(sentence: str) -> list[tuple[str, str]]:
-    """Hard names and months written in English inside the sentence; no Names line."""
-    return [("system", PLAIN), ("human", inline_forms(sentence))]
+def fewshot(sentence: str) -> list[tuple[str, str]]:
+    """The shipped prompt after one worked example (the shared prefix is cached by llama.cpp)."""
+    system, human = translate.messages(sentence)
+    return [system, ("human", translate.prepare(EXAMPLE_AR)), ("ai", EXAMPLE_EN), human]
 
 
-VARIANTS: dict = {"plain": plain, "framed": framed, "fewshot": fewshot, "inline": inline}
+VARIANTS: dict = {"names_line": names_line, "fewshot": fewshot}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--questions", type=int, default=60)
-    ap.add_argument("--variants", default="current")
+    ap.add_argument("--variants", default="shipped,names_line")
     ap.add_argument("--xquad", default=str(ROOT.parent / "shared" / "benchmarks" / "xquad"))
     args = ap.parse_args()
     settings = RagSettings.load().replace(backend="local")
