@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -42,11 +44,30 @@ def embedder(settings: RagSettings) -> BatchedEmbedder:
     return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype)
 
 
+_loaded: dict[tuple, BatchedEmbedder] = {}  # the embedders _embedder_for has made, by its arguments
+
+
 @lru_cache(maxsize=4)
 def _embedder_for(model: str, models_dir, batch_size: int, dtype: str) -> BatchedEmbedder:
     """One loaded model per model identity and dtype, shared by every index and settings variant."""
-    return BatchedEmbedder(SentenceTransformerEmbedder.from_settings(
+    made = BatchedEmbedder(SentenceTransformerEmbedder.from_settings(
         IndexSettings(models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size, embed_dtype=dtype), show_progress=False))
+    _loaded[(model, models_dir, batch_size, dtype)] = made
+    return made
+
+
+@contextmanager
+def serving(settings: RagSettings) -> Iterator[None]:
+    """A server wraps each request it answers with ``settings`` in this, so that the question
+    batcher starts a forward pass when the requests being served have queued their questions
+    instead of beside their Python work (``rag.batching``). Loads nothing: before the embedder
+    is loaded it does nothing."""
+    model = _loaded.get((settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype))
+    if model is None:
+        yield
+        return
+    with model.request():
+        yield
 
 
 def preload(settings: RagSettings) -> None:

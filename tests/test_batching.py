@@ -107,6 +107,80 @@ def test_an_encoder_error_reaches_the_caller() -> None:
         QueryBatcher(broken).embed("a")
 
 
+def _wait_until(condition, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_a_pass_waits_for_the_requests_still_running_python(monkeypatch) -> None:
+    """Issue 16: with requests marked by request(), the first question no longer runs a pass of one
+    while the others are still in their Python work; they all share the next pass."""
+    import rag.batching as batching
+
+    monkeypatch.setattr(batching, "MIN_WAIT_S", 30.0)  # patience far beyond the test: only the count decides
+    enc = Recorder()
+    batcher = QueryBatcher(enc)
+    batcher.embed("warm-up")  # a pass has run: the patience counts from its end
+    go, entered = threading.Event(), threading.Barrier(4)
+    out: dict[int, np.ndarray] = {}
+
+    def request(i: int) -> None:
+        with batcher.request():
+            entered.wait(10)  # four requests are being served
+            if i:
+                go.wait(10)  # still parsing, ranking… (Python of this request)
+            out[i] = batcher.embed(f"question {i}")
+
+    threads = [threading.Thread(target=request, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    _wait_until(lambda: len(batcher._pending) == 1)
+    time.sleep(0.05)
+    assert len(enc.batches) == 1  # question 0 waits: three served requests have not queued theirs yet
+    go.set()
+    for t in threads:
+        t.join(10)
+    assert len(out) == 4 and len(enc.batches) == 2 and sorted(enc.batches[1]) == [f"question {i}" for i in range(4)]
+
+
+def test_a_served_request_that_never_embeds_delays_a_pass_by_at_most_the_patience(monkeypatch) -> None:
+    import rag.batching as batching
+
+    monkeypatch.setattr(batching, "MIN_WAIT_S", 0.05)
+    enc = Recorder()
+    batcher = QueryBatcher(enc)
+    batcher.embed("warm-up")
+    done = threading.Event()
+    with batcher.request():  # a request busy elsewhere (an LLM answer): it will not queue a question
+        other = threading.Thread(target=lambda: (batcher.embed("lonely"), done.set()))
+        other.start()
+        assert done.wait(10)  # served after the patience, not when the busy request ends
+    other.join()
+    assert enc.batches[-1] == ["lonely"]
+
+
+def test_when_to_start_a_pass() -> None:
+    batcher = QueryBatcher(Recorder(), max_batch=4)
+    batcher._free_since, batcher._last_pass_s = time.monotonic(), 1.0
+    batcher._pending = [("a", {})]
+    assert batcher._wait_s() == 0.0  # nobody marked: at once (the CLI, a library caller)
+    batcher._working = batcher._peak = 3
+    assert 0.9 < batcher._wait_s() <= 1.0  # two served requests still running Python: wait for them, one pass at most
+    batcher._pending = [(t, {}) for t in "abc"]
+    assert batcher._wait_s() == 0.0  # all three queued
+    batcher._working = 2
+    assert batcher._wait_s() == 0.0
+    batcher._pending, batcher._peak = [(t, {}) for t in "ab"], 3
+    assert batcher._wait_s() > 0.9  # three were served at once since the last pass: the third, answered, is coming back
+    batcher._pending = [(t, {}) for t in "abcd"]
+    batcher._working = batcher._peak = 9
+    assert batcher._wait_s() == 0.0  # a full batch goes at once
+    batcher._pending = [("a", {})]
+    batcher._free_since = time.monotonic() - 2.0
+    assert batcher._wait_s() == 0.0  # waited a pass's length already
+
 
 @pytest.mark.slow
 def test_the_real_embedder_gives_the_same_vector_through_the_batcher(seed_index) -> None:

@@ -39,7 +39,21 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from index.errors import ConfigError, IndexDamagedError, IndexMismatchError, IndexMissingError, ModelMissingError, RagError
-from rag import MAX_TOP_K_ANSWER, MAX_TOP_K_SEARCH, Answer, InputError, LLMCalls, ask, ask_stream, backends, check_unicode, get_retriever, remember, search
+from rag import (
+    MAX_TOP_K_ANSWER,
+    MAX_TOP_K_SEARCH,
+    Answer,
+    InputError,
+    LLMCalls,
+    ask,
+    ask_stream,
+    backends,
+    check_unicode,
+    get_retriever,
+    remember,
+    search,
+    serving,
+)
 from ui.documents_api import documents_router, upload_body_limit
 from ui.errors import Forbidden, http_status
 from ui.security import require_token_off_loopback
@@ -352,7 +366,8 @@ def create_app(settings: Settings) -> FastAPI:
         if not slots.acquire(blocking=False):
             return busy()
         try:
-            return fn(*args, **kwargs)
+            with serving(settings):  # the question batcher waits for the requests being served (rag.batching)
+                return fn(*args, **kwargs)
         finally:
             slots.release()
 
