@@ -70,23 +70,25 @@ def _form_pattern(form: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _matcher() -> tuple[re.Pattern, dict[str, str]]:
-    forms = entries()
-    english = {form: en for form, en in forms}
-    pattern = re.compile("|".join(f"(?P<g{i}>{_form_pattern(form)})" for i, (form, _) in enumerate(forms)))
-    return pattern, {f"g{i}": english[form] for i, (form, _) in enumerate(forms)}
+def _matcher() -> tuple[re.Pattern, dict[str, tuple[str, bool]]]:
+    rows = _rows()
+    pattern = re.compile("|".join(f"(?P<g{i}>{_form_pattern(form)})" for i, (form, _, _) in enumerate(rows)))
+    return pattern, {f"g{i}": (english, flag) for i, (_, english, flag) in enumerate(rows)}
+
+
+def _matches(arabic: str) -> list[tuple[int, int, str, bool]]:
+    pattern, by_group = _matcher()
+    return [(m.start(), m.end(), *by_group[m.lastgroup]) for m in pattern.finditer(arabic)]
 
 
 def found(arabic: str) -> list[tuple[int, int, str]]:
     """Glossary names in ``arabic``: ``(start, end, english)``, longest match first, no overlaps."""
-    pattern, by_group = _matcher()
-    return [(m.start(), m.end(), by_group[m.lastgroup]) for m in pattern.finditer(arabic)]
+    return [(a, b, english) for a, b, english, _ in _matches(arabic)]
 
 
 def spelled_spans(arabic: str) -> list[tuple[int, int, str]]:
-    """``(start, end, english)`` of each glossary name in ``arabic`` that a small model misreads (third column '+')."""
-    spell = {en for _, en, flag in _rows() if flag}
-    return [(a, b, en) for a, b, en in found(arabic) if en in spell]
+    """``(start, end, english)`` of each glossary form in ``arabic`` that a small model misreads (third column '+')."""
+    return [(a, b, english) for a, b, english, flag in _matches(arabic) if flag]
 
 
 def _skeleton(word: str) -> str:

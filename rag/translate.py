@@ -55,7 +55,8 @@ def prepare(sentence: str) -> str:
         if a < last:
             continue  # a month inside a glossary name, or the reverse: the first (longest) wins
         piece = text[a:b]
-        clitic = piece[0] if len(piece) > 2 and piece[0] in "وبلف" and piece[1:3] in ("ال", "لل") else ""
+        whole = [(x, y) for x, y, _ in spelled_spans(piece[1:]) + month_spans(piece[1:])]
+        clitic = piece[0] if len(piece) > 2 and piece[0] in "وبلف" and (0, len(piece) - 1) in whole else ""
         out += [text[last:a], f"{clitic} {english}" if clitic else english]
         last = b
     return "".join(out) + text[last:]

@@ -54,3 +54,10 @@ def test_a_changed_prompt_does_not_serve_old_translations(tmp_path, monkeypatch)
     with ScriptedLLM("Talks took place in Baghdad.") as llm:
         settings = Settings(home=tmp_path, backend="openai", openai_base_url=llm.base_url)
         assert translate("عقدت المباحثات في بغداد.", settings) == "Talks took place in Baghdad."
+
+
+def test_only_words_with_one_meaning_in_news_are_replaced_before_translating() -> None:
+    # XQuAD: "كرة القاعدة" (baseball) came back as "the al-Qaeda national team" once القاعدة was written as al-Qaeda
+    assert prepare("ودوري كرة القاعدة قرب القاعدة الأمريكية") == "ودوري كرة القاعدة قرب القاعدة الأمريكية"
+    assert prepare("طريق الحرير ومسيرة احتجاجية") == "طريق الحرير ومسيرة احتجاجية"
+    assert prepare("وطائرة مسيرة") == "و drone"  # the clitic kept apart
