@@ -8,6 +8,12 @@ rate; with ``--clients`` at once, the aggregate rate (all tokens / the wall time
 request to the last token) and each client's time to first token beside the others' ends (does
 anyone wait for another's whole answer?); the prompt tokens served from the slot cache.
 
+The physical limit beside it: one client's decode rate with llama.cpp on 1 thread and on 2
+(``llm_threads``). Batching several sequences pays when a decode step waits on memory (the
+weights read once serve every sequence); when one sequence's step already keeps both cores
+busy computing (2 threads ≈ 2× one thread), four sequences cost about four times the compute
+and the aggregate cannot rise much above one client's rate.
+
     python bench/bench_llm_concurrency.py [--clients 4] [--tokens 48] [--rounds 2]
 """
 from __future__ import annotations
@@ -87,6 +93,18 @@ def run(server: LocalServer, clients: int, tokens: int) -> dict:
             "first_token_max_s": max(r["first_s"] for r in rows), "any_waited_for_a_whole_answer": any(waited)}
 
 
+def threads_scaling(slots: int, tokens: int, rounds: int) -> dict:
+    """One client's decode rate with llama.cpp on 1 thread and on 2 (the same slots otherwise)."""
+    out = {}
+    for threads in (1, 2):
+        LocalServer.shutdown()
+        server = LocalServer.get(RagSettings.load(backend="local", llm_parallel=slots, llm_threads=threads))
+        run(server, 1, 8)  # warm-up
+        out[threads] = statistics.median(run(server, 1, tokens)["aggregate_decode_tps"] for _ in range(rounds))
+    LocalServer.shutdown()
+    return {"decode_tps_1_thread": out[1], "decode_tps_2_threads": out[2], "speedup": out[2] / out[1]}
+
+
 def setup(slots: int, clients: int, tokens: int, rounds: int) -> dict:
     settings = RagSettings.load(backend="local", llm_parallel=slots)
     LocalServer.shutdown()
@@ -129,6 +147,11 @@ def main() -> None:
         ratios = [r["ratio"] for r in result["rounds"]]
         rows.append((f"{name}: aggregate / one client, median (spread)",
                      f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}–{max(ratios):.2f})"))
+    scaling = threads_scaling(args.clients, args.tokens, args.rounds)
+    data["threads_scaling"] = scaling
+    rows.append(("1 client, decode on 1 / 2 llama.cpp threads (the limit beside the target)",
+                 f"{scaling['decode_tps_1_thread']:.1f} / {scaling['decode_tps_2_threads']:.1f} tok/s = {scaling['speedup']:.2f}x "
+                 f"({'one sequence keeps both cores computing' if scaling['speedup'] >= 1.7 else 'decode leaves compute to spare'})"))
     report("llm_concurrency", rows, data)
 
 
