@@ -123,6 +123,11 @@ def main() -> None:
             (f"{name}: rag ask (local), English, first word / exit",
              f"{med(name, 'local_en', 'first_output_s'):.1f} / {med(name, 'local_en'):.1f} s (first word spread {spread(name, 'local_en', 'first_output_s')}; "
              f"target ≤ {TARGET_FIRST_TOKEN_S:.0f} s)"),
+            (f"{name}: rag ask (local), first word, Arabic / English, beside the floor",
+             f"{med(name, 'local_ar', 'first_output_s') / med(name, 'floor'):.2f}x / {med(name, 'local_en', 'first_output_s') / med(name, 'floor'):.2f}x "
+             f"the floor of {med(name, 'floor'):.1f} s: " + (
+                 f"the {TARGET_FIRST_TOKEN_S:.0f} s target is below the floor itself on this machine (the embedder alone cannot be ready sooner)"
+                 if med(name, 'floor') > TARGET_FIRST_TOKEN_S else f"the floor leaves room for the {TARGET_FIRST_TOKEN_S:.0f} s target")),
             (f"{name}: peak RSS, floor / rag ask extractive / rag index (bf16)",
              f"{med(name, 'floor', 'peak_rss_mb'):.0f} / {med(name, 'extractive', 'peak_rss_mb'):.0f} / {med(name, 'index', 'peak_rss_mb'):.0f} MB "
              f"(index target ≤ {TARGET_INDEX_RSS_MB} MB)"),
