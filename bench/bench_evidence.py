@@ -20,11 +20,11 @@ from common import ROOT, report
 sys.path.insert(0, str(ROOT))
 from bench_translate import held_out  # noqa: E402
 
+from rag.answer import retrieve  # noqa: E402
 from rag.answerability import question_terms  # noqa: E402
 from rag.evaluation.scoring import normalize  # noqa: E402
 from rag.evaluation.xquad_answers import load_pairs, xquad_index  # noqa: E402
 from rag.extractive import select_sentences  # noqa: E402
-from rag.lc_retriever import PassageRetriever, to_passage  # noqa: E402
 from rag.service import get_retriever  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
 
@@ -40,7 +40,6 @@ def main() -> None:
     contexts, questions = load_pairs(Path(args.xquad))
     indexed = xquad_index(contexts, RagSettings.load())
     qs = held_out(questions, args.questions)
-    retriever = PassageRetriever(settings=indexed, top_k=indexed.top_k)
     engine = get_retriever(indexed)
     data: dict = {}
     rows = []
@@ -48,7 +47,7 @@ def main() -> None:
         counts = {k: [0, 0] for k in VARIANTS}
         in_passages = 0
         for q in qs:
-            passages = [to_passage(d) for d in retriever.invoke(q[lang])]
+            passages = retrieve(q[lang], indexed)
             if not passages:
                 continue
             golds = [normalize(g) for g in q["ar_gold"]]

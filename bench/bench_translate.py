@@ -44,13 +44,11 @@ def evidence_rows(questions: list[dict], settings: RagSettings, cache: Path) -> 
         rows = json.loads(cache.read_text(encoding="utf-8"))
         if [r["id"] for r in rows] == [q["id"] for q in questions]:
             return rows
-    from rag.answer import _evidence
-    from rag.lc_retriever import PassageRetriever, to_passage
+    from rag.answer import _evidence, retrieve
 
-    retriever = PassageRetriever(settings=settings, top_k=settings.top_k)
     rows = []
     for q in questions:
-        passages = [to_passage(d) for d in retriever.invoke(q["en"])]
+        passages = retrieve(q["en"], settings)
         sentences = [s.text for s in _evidence(q["en"], passages, settings)] if passages else []
         joined = normalize(" ".join(sentences))
         rows.append({"id": q["id"], "question": q["en"], "en_gold": q["en_gold"], "ar_gold": q["ar_gold"], "sentences": sentences,

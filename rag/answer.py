@@ -1,7 +1,7 @@
 """``ask()`` and ``ask_stream()``: the one answering function behind the CLI, the UI and the API.
 
 Flow: validate → refuse prompt-extraction attempts → rewrite a follow-up into a
-standalone question → retrieve (LangChain retriever) → nothing relevant (``rag.answerability``:
+standalone question → retrieve (``retrieve``) → nothing relevant (``rag.answerability``:
 the best cosine and the share of the question's words in the best passages): say so without
 calling a model → the evidence answer (``prompt_mode = "evidence"``, the default):
 
@@ -39,7 +39,6 @@ from rag.checks import check_answer, check_translation, is_injection, is_refusal
 from rag.errors import InputError
 from rag.extractive import Sentence, select_sentences
 from rag.language import detect_language
-from rag.lc_retriever import PassageRetriever, to_passage
 from rag.prompt import NOT_FOUND, answer_line_messages, build_messages, rewrite_messages
 from rag.questions import MAX_TOP_K_ANSWER, check_question, check_top_k
 from rag.service import default_settings, get_retriever
@@ -276,6 +275,18 @@ def _answer_line(question: str, evidence: list[Sentence], passages: list[Passage
     return ""  # the quotes answer alone; anything streamed of the line is replaced (answer.replaced)
 
 
+def retrieve(question: str, settings: RagSettings) -> list[Passage]:
+    """The ``top_k`` passages an answer is decided and built on: hybrid, as ranked.
+
+    None is dropped under ``min_score`` first (``search()`` does drop them): the refusal decision was
+    calibrated on the ranked passages (bench/bench_answerability.py), and a passage matching the
+    question's words with a low cosine is evidence for answering (dropping them refused 10 of 200
+    held-out Arabic XQuAD questions, against 5). Called directly, not through the LangChain
+    retriever (``rag.lc_retriever``): importing ``langchain_core`` cost a cold ``rag ask`` 1.0–1.3 s.
+    """
+    return get_retriever(settings).search(question, settings.top_k, "hybrid", min_score=-1.0)
+
+
 def ask(question: str, history: HistoryLike = None, **options: Any) -> Answer:
     """Answer ``question`` (with the conversation ``history``); see ``ask_stream`` for options."""
     answer = None
@@ -322,11 +333,7 @@ def ask_stream(question: str, history: HistoryLike = None, *, top_k: int | None 
     answer.standalone_question = standalone
 
     t = time.perf_counter()
-    # The decision sees the passages as ranked, none dropped under ``min_score`` first: it was calibrated
-    # so (bench/bench_answerability.py), and a passage matching the question's words with a low cosine is
-    # evidence for answering (dropping them refused 10 of 200 held-out Arabic XQuAD questions, against 5).
-    retriever = PassageRetriever(settings=settings.replace(min_score=-1.0), top_k=settings.top_k)
-    passages = [to_passage(d) for d in retriever.invoke(standalone)]
+    passages = retrieve(standalone, settings)
     answer.timings["retrieve_s"] = round(time.perf_counter() - t, 3)
     decision = answerability.decide(standalone, passages, get_retriever(settings), settings.min_score)
     if not decision.answer:
