@@ -70,25 +70,28 @@ def _form_pattern(form: str) -> str:
 
 
 @lru_cache(maxsize=1)
-def _matcher() -> tuple[re.Pattern, dict[str, tuple[str, bool]]]:
+def _matcher() -> tuple[re.Pattern, dict[str, tuple[str, str, bool]]]:
     rows = _rows()
     pattern = re.compile("|".join(f"(?P<g{i}>{_form_pattern(form)})" for i, (form, _, _) in enumerate(rows)))
-    return pattern, {f"g{i}": (english, flag) for i, (_, english, flag) in enumerate(rows)}
+    return pattern, {f"g{i}": row for i, row in enumerate(rows)}
 
 
-def _matches(arabic: str) -> list[tuple[int, int, str, bool]]:
+def _matches(arabic: str) -> list[tuple[int, int, str, str, bool]]:
+    """``(start, end, form, english, flag)``; the span includes a clitic before the form (وال…, لل…)."""
     pattern, by_group = _matcher()
     return [(m.start(), m.end(), *by_group[m.lastgroup]) for m in pattern.finditer(arabic)]
 
 
 def found(arabic: str) -> list[tuple[int, int, str]]:
     """Glossary names in ``arabic``: ``(start, end, english)``, longest match first, no overlaps."""
-    return [(a, b, english) for a, b, english, _ in _matches(arabic)]
+    return [(a, b, english) for a, b, _, english, _ in _matches(arabic)]
 
 
 def spelled_spans(arabic: str) -> list[tuple[int, int, str]]:
-    """``(start, end, english)`` of each glossary form in ``arabic`` that a small model misreads (third column '+')."""
-    return [(a, b, english) for a, b, english, flag in _matches(arabic) if flag]
+    """``(start, end, english)`` of each glossary form in ``arabic`` that a small model misreads (third
+    column '+'), the clitic before it (و, ب, وال → و) left out of the span, as ``month_spans`` does."""
+    # the form is matched as written or as لل + its stem (للعراق), the same length: what precedes it is the clitic
+    return [(b - len(form), b, english) for a, b, form, english, flag in _matches(arabic) if flag]
 
 
 def _skeleton(word: str) -> str:

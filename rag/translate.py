@@ -44,7 +44,7 @@ def prepare(sentence: str) -> str:
 
     Written into the sentence, not in a line of hints under it: the 1.5B model kept ignoring such
     a line (القتالية = combat came back "military") and sometimes translated the line's instruction
-    instead of the sentence. A clitic و/ب/ل/ف before an ال-name is kept apart ("و al-Kadhimi").
+    instead of the sentence. A clitic before a name is kept, set apart ("و al-Kadhimi").
 
     >>> prepare("وأعلن الكاظمي في تموز ٢٠٢١ أن الانسحاب مستبعد.")
     'وأعلن al-Kadhimi في July 2021 أن الانسحاب ruled out / unlikely.'
@@ -54,10 +54,8 @@ def prepare(sentence: str) -> str:
     for a, b, english in sorted(spelled_spans(text) + month_spans(text)):
         if a < last:
             continue  # a month inside a glossary name, or the reverse: the first (longest) wins
-        piece = text[a:b]
-        whole = [(x, y) for x, y, _ in spelled_spans(piece[1:]) + month_spans(piece[1:])]
-        clitic = piece[0] if len(piece) > 2 and piece[0] in "وبلف" and (0, len(piece) - 1) in whole else ""
-        out += [text[last:a], f"{clitic} {english}" if clitic else english]
+        # the spans leave a clitic out; one left attached before the English is set apart by a space
+        out += [text[last:a], " " if a and text[a - 1].isalpha() else "", english]
         last = b
     return "".join(out) + text[last:]
 
@@ -179,7 +177,7 @@ def translate_stream(sentence: str, settings: RagSettings) -> Iterator[str]:
     line = text.partition("\n")[0]
     if len(line) > shown and not _PREAMBLE.match(line.strip()):  # a short reply held back to the end
         yield line[shown:]
-    final = clean(text.partition("\n")[0])
+    final = clean(line)
     if final and arabic_ratio(final) < 0.2 and not echoes_instructions(final):
         CACHE.put(key, final, settings)
     elif final:
