@@ -23,7 +23,7 @@ import numpy as np
 
 from index.chunking import Chunker
 from index.clean import clean_page
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder, embedder_from_settings
 from index.errors import ConfigError, CorpusError, IndexMismatchError
 from index.loader import RawFile, Skipped, read_corpus
 from index.progress import Progress
@@ -116,7 +116,7 @@ def build_index(
     started = time.perf_counter()
     cfg = store_config(settings)
     parallel = workers > 1 or bool(ray_address)
-    embedder = embedder or SentenceTransformerEmbedder.from_settings(settings)
+    embedder = embedder or embedder_from_settings(settings)
     if parallel:
         from index.distributed import RayEmbedder
 

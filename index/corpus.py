@@ -320,9 +320,9 @@ class Corpus:
         if self._embedder is None:
             source = self._embedder_source
             if source is None:
-                from index.embedder import SentenceTransformerEmbedder
+                from index.embedder import embedder_from_settings
 
-                self._embedder = SentenceTransformerEmbedder.from_settings(self.settings, show_progress=False)
+                self._embedder = embedder_from_settings(self.settings, show_progress=False)
             elif hasattr(source, "embed"):
                 self._embedder = source  # type: ignore[assignment]
             else:

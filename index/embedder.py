@@ -5,9 +5,13 @@ the model's query or document prompt. ``SentenceTransformerEmbedder`` loads lazi
 once, from a provisioned name (``embeddinggemma-300m``), a local path, or any
 sentence-transformers id that is already in the local cache (no hub is reachable).
 
+``embedder_from_settings`` picks the class by ``embed_runtime``: ``"torch"`` (this module) or
+``"openvino"`` (``index.embed_openvino``, the optional ``openvino`` extra); every caller that
+builds an embedder from settings goes through it.
+
 Example::
 
-    >>> emb = SentenceTransformerEmbedder.from_settings(IndexSettings.load())
+    >>> emb = embedder_from_settings(IndexSettings.load())
     >>> emb.embed(["ما هو الحوار الاستراتيجي؟"], "query").shape
     (1, 768)
 """
@@ -185,3 +189,35 @@ class SentenceTransformerEmbedder:
         vectors = np.asarray(vectors, dtype=np.float32)
         # normalised again in float32: bfloat16 rounding leaves norms off by up to 1e-3
         return vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+
+
+# embed_runtime -> "module:class" of an embedder with a from_settings(settings, show_progress) constructor;
+# imported only when chosen, so the torch path never imports openvino and the openvino path never torch
+RUNTIMES: dict[str, str] = {
+    "torch": "index.embedder:SentenceTransformerEmbedder",
+    "openvino": "index.embed_openvino:OpenVINOEmbedder",
+}
+
+
+def embedder_class(runtime: str) -> type:
+    """The embedder class of ``runtime`` (a key of ``RUNTIMES``), imported now.
+
+    >>> embedder_class("openvino").__name__
+    'OpenVINOEmbedder'
+    """
+    import importlib
+
+    try:
+        module, _, attr = RUNTIMES[runtime].partition(":")
+    except KeyError:
+        raise ValueError(f"unknown embed_runtime {runtime!r}; one of {', '.join(RUNTIMES)}") from None
+    return getattr(importlib.import_module(module), attr)
+
+
+def embedder_from_settings(settings: IndexSettings, show_progress: bool = True) -> Embedder:
+    """The embedder ``settings`` ask for: its model, dtype, batch size and runtime (``embed_runtime``).
+
+    >>> embedder_from_settings(IndexSettings.load(embed_runtime="openvino")).embed(["سؤال"], "query").shape
+    (1, 768)
+    """
+    return embedder_class(settings.embed_runtime).from_settings(settings, show_progress)

@@ -56,6 +56,7 @@ class IndexSettings:
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "index_kind": ("flat", "hnsw"),
         "embed_dtype": ("auto", "float32", "bfloat16"),
+        "embed_runtime": ("torch", "openvino"),
         "store": ("faiss", "qdrant"),
     }
 
@@ -66,6 +67,9 @@ class IndexSettings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # a provisioned name, a local path or a sentence-transformers id
     embed_batch_size: int = 16
     embed_dtype: str = "auto"  # "auto" (bfloat16 where the CPU has native bf16, else float32) | "float32" | "bfloat16"
+    # "torch" (sentence-transformers) | "openvino" (the same model converted once to an OpenVINO IR, cached under
+    # models_dir/openvino; the openvino extra). Same vectors to cosine >= 0.999, so both serve one index.
+    embed_runtime: str = "torch"
     chunk_tokens: int = 220  # target chunk size in cl100k tokens
     chunk_overlap_sentences: int = 1
     index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for large corpora)
