@@ -17,6 +17,8 @@ Example::
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 import zipfile
 from collections import OrderedDict
@@ -46,8 +48,24 @@ class VectorCache:
         self.max_items, self.path = max_items, path
         self._items: OrderedDict[Hashable, np.ndarray] = OrderedDict()  # Key tuples from embed(); any key from get/put
         self._lock = threading.Lock()
+        self.dirty = False  # vectors computed since the file was read or written
         if path is not None and path.exists():
             self._load(path)
+
+    def attach(self, path: Path) -> None:
+        """Give an in-memory cache its file: what the file holds is added (entries already in memory
+        stay), and ``save`` writes there. Attaching the same file again does nothing."""
+        with self._lock:
+            if self.path == path:
+                return
+            self.path = path
+            held = OrderedDict(self._items)
+            self._items.clear()
+            if path.exists():
+                self._load(path)
+            self._items.update(held)
+            while self.max_items is not None and len(self._items) > self.max_items:
+                self._items.popitem(last=False)
 
     def _load(self, path: Path) -> None:
         """The cached vectors of ``path``; a file of another layout (an older version) or a damaged one
@@ -88,6 +106,7 @@ class VectorCache:
             vectors = embedder.embed([texts[i] for i in missing], kind)
             new = {keys[i]: v for i, v in zip(missing, vectors)}
             self.put(new)
+            self.dirty = True
             found.update(new)
         if not keys:
             return np.zeros((0, 1), np.float32)
@@ -98,9 +117,16 @@ class VectorCache:
         if self.path is None:
             raise ValueError("this cache has no file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
         with self._lock:
             keys = np.array([_SEP.join(k) for k in self._items], dtype=str)
             vectors = np.stack(list(self._items.values())) if self._items else np.zeros((0, 1), np.float32)
-        np.savez(tmp, keys=keys, vectors=vectors)
-        tmp.replace(self.path)
+            self.dirty = False
+        # a temporary name of its own: two processes saving at once must not write into one file
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.stem + ".", suffix=".tmp.npz")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, keys=keys, vectors=vectors)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

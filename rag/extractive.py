@@ -10,8 +10,12 @@ Example::
 """
 from __future__ import annotations
 
+import atexit
+import logging
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -23,7 +27,11 @@ from rag.lexical import idf_shares, tokenize
 from rag.thresholds import EXTRACTIVE_MARGIN, LEXICAL_PICK, SELECT_LEXICAL_BONUS, SELECT_PASSAGE_BONUS
 from rag.types import Passage
 
+log = logging.getLogger(__name__)
+
 _SENTENCE_VECTORS = VectorCache(max_items=20_000)  # the same passages come back question after question
+_saving = threading.Lock()
+_save_at_exit: list[bool] = []  # registered once per process
 
 
 @dataclass
@@ -40,6 +48,30 @@ class Sentence:
 def embed_sentences(embedder: Embedder, texts: list[str]) -> np.ndarray:
     """Document vectors of passage sentences, cached: the same passages come back question after question."""
     return _SENTENCE_VECTORS.embed(embedder, texts, "document")
+
+
+def use_disk_cache(path: Path) -> None:
+    """Keep the passage sentences' vectors in ``path`` between processes: read now, written when
+    the process exits if new sentences were embedded. A cold ``rag ask`` then embeds only the
+    question (the sentences of the passages it retrieves were embedded by an earlier run); the
+    first question over a new corpus still embeds them. A damaged file is ignored and replaced."""
+    _SENTENCE_VECTORS.attach(path)
+    with _saving:
+        if not _save_at_exit:
+            _save_at_exit.append(True)
+            atexit.register(save_disk_cache)
+
+
+def save_disk_cache() -> None:
+    """Write the sentence vectors to their file if any were computed since it was read (see
+    ``use_disk_cache``); a read-only home only costs the cache."""
+    with _saving:
+        if _SENTENCE_VECTORS.path is None or not _SENTENCE_VECTORS.dirty:
+            return
+        try:
+            _SENTENCE_VECTORS.save()
+        except OSError as exc:
+            log.warning("could not write the sentence vector cache %s: %s", _SENTENCE_VECTORS.path, exc)
 
 
 def _units(text: str) -> list[tuple[int, int]]:

@@ -24,6 +24,7 @@ from index.store import rebuild_hint
 from index.stores import open_store, store_config, store_stamp
 from rag.batching import BatchedEmbedder
 from rag.errors import InputError
+from rag.extractive import use_disk_cache
 from rag.questions import MAX_TOP_K_SEARCH, check_question, check_top_k
 from rag.retrieval import MODES, Retriever
 from rag.settings import RagSettings
@@ -83,6 +84,8 @@ def preload(settings: RagSettings) -> None:
 
 def _load_retriever(settings: RagSettings) -> Retriever:
     model = embedder(settings)
+    # the passages' sentences embedded by earlier processes (the cold `rag ask` then embeds only the question)
+    use_disk_cache(settings.home / "cache" / "sentence_vectors.npz")
     expect = {
         "embedding_model": model.name,
         "model_fingerprint": model.fingerprint,
