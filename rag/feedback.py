@@ -25,6 +25,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -87,11 +88,24 @@ def _now() -> str:
 
 
 def index_version(settings: "RagSettings") -> str:
-    """A short name of the index being served: when it was built and how many documents it holds."""
-    from index.store import read_manifest
+    """A short name of the index being served, in whichever store holds it: when it was built and
+    how many documents it holds. Read once per build (keyed by the store's stamp, one ``stat`` for
+    FAISS): every API answer records it, and parsing the manifest each time was 7% of a busy
+    extractive server's time (bench/bench_api.py's profile)."""
+    from index.stores import store_config, store_stamp
 
+    cfg = store_config(settings)
+    return _index_version(cfg, store_stamp(cfg))
+
+
+@lru_cache(maxsize=8)
+def _index_version(cfg: Any, stamp: Any) -> str:
+    from index.stores import read_store_manifest
+
+    if stamp is None:  # nothing built there (yet): not cached as such, a build changes the stamp
+        return ""
     try:
-        manifest = read_manifest(settings.index_dir)
+        manifest = read_store_manifest(cfg)
     except RagError:
         return ""
     if manifest is None:

@@ -77,3 +77,29 @@ def test_a_feedback_entry_round_trips_into_rag_eval_answers(seed_index, tmp_path
     rows = json.loads(out.read_text(encoding="utf-8"))["questions"]
     assert len(rows) == 1 and rows[0]["id"] == entry.id and rows[0]["question"] == real.question
     assert rows[0]["facts"] == [["فؤاد حسين"]] and rows[0]["facts_found"] == ["فؤاد حسين"] and rows[0]["fact_recall"] == 1.0
+
+
+def test_index_version_names_the_served_index_in_either_store_and_follows_a_rebuild(corpus, tmp_settings, hash_embedder, tmp_path,
+                                                                                    monkeypatch) -> None:
+    """An answer record names the index it came from: on FAISS, and on Qdrant (which has no index
+    folder: the version was empty there), and a rebuild with another corpus is named anew."""
+    from index.build import build_index
+    from index.stores import qdrant as qstore
+    from rag.feedback import index_version
+    from rag.lexical import tokenize
+    from tests.test_store_qdrant import qdrant_settings
+
+    build_index(corpus, tmp_settings, hash_embedder, terms=tokenize)
+    documents = len(list(corpus.glob("*.txt")))
+    first = index_version(tmp_settings)
+    assert first.endswith(f"-{documents + 1}docs")  # one page embeds a second article, its own document
+    next(p for p in sorted(corpus.glob("*.txt")) if not p.name.startswith("002")).unlink()  # 002 embeds the second article
+    build_index(corpus, tmp_settings, hash_embedder, terms=tokenize)
+    assert index_version(tmp_settings).endswith(f"-{documents}docs")
+
+    on_qdrant = qdrant_settings(tmp_settings.replace(index_dir=tmp_path / "no FAISS folder"), tmp_path / "qdrant")
+    try:
+        build_index(corpus, on_qdrant, hash_embedder, terms=tokenize)
+        assert index_version(on_qdrant).endswith(f"-{documents}docs")
+    finally:
+        qstore.close_clients()
