@@ -7,7 +7,7 @@ Example::
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 
@@ -27,7 +27,11 @@ class Passage:
     rank: int = 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field is a str or a number: no deep copy (dataclasses.asdict's was 0.3 ms of a served answer)
+        return {name: getattr(self, name) for name in _PASSAGE_FIELDS}
+
+
+_PASSAGE_FIELDS = tuple(f.name for f in fields(Passage))
 
 
 @dataclass(frozen=True)

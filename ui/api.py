@@ -406,16 +406,17 @@ def create_app(settings: Settings) -> FastAPI:
     @app.post("/v1/search", summary="Retrieve passages (no LLM)", responses=V1_ERRORS)
     def v1_search(req: SearchRequest):
         check_strings(req)
-        return limited(lambda: {"passages": [p.to_dict() for p in search(req.query, req.top_k, req.mode, settings)]})
+        return limited(lambda: JSONResponse({"passages": [p.to_dict() for p in search(req.query, req.top_k, req.mode, settings)]}))
 
     @app.post("/v1/ask", summary="Answer a question with citations", responses=V1_ERRORS)
     def v1_ask(req: AskRequest):
         check_strings(req)
         backend = pick_backend(req.backend)
 
-        def run() -> dict[str, Any]:
+        def run() -> JSONResponse:
             a = ask(req.question, req.history, top_k=req.top_k, backend=backend, settings=settings)
-            return a.to_dict() | {"answer_id": remember(a, settings)}  # POST /v1/feedback names the answer by it
+            # rendered as it is (plain JSON types): FastAPI's jsonable_encoder walk took 0.4 ms of every answer
+            return JSONResponse(a.to_dict() | {"answer_id": remember(a, settings)})  # POST /v1/feedback names the answer by it
         return limited(run)
 
     @app.get("/v1/models", summary="OpenAI-compatible model list (the backends this server allows)", responses=V1_ERRORS)
