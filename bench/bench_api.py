@@ -23,12 +23,14 @@ import http.client
 import itertools
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from common import ROOT, percentiles, report
@@ -169,8 +171,8 @@ def cache_hits(url: str, rounds: int = 40) -> dict:
 
 
 def profile(pid: int, url: str, clients: int, seconds: float, out: str) -> None:
-    """py-spy (``PY_SPY`` or on PATH) samples the server while ``clients`` load it."""
-    spy = os.environ.get("PY_SPY", "py-spy")
+    """py-spy (``PY_SPY``, on PATH, or beside this Python) samples the server while ``clients`` load it."""
+    spy = os.environ.get("PY_SPY") or shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     proc = subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(int(seconds)), "--rate", "200", "--threads",
                              "--idle", "--format", "raw", "--output", out], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)
@@ -185,6 +187,8 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--profile", help="also sample the server with py-spy under load, raw stacks to this file")
     args = ap.parse_args()
+    if args.profile and not (os.environ.get("PY_SPY") or shutil.which("py-spy") or Path(sys.executable).with_name("py-spy").exists()):
+        raise SystemExit("--profile needs py-spy (pip install py-spy), checked before the load so no result is lost")
     settings = Settings.load()
     env = {"RAG_HOME": str(settings.home), "RAG_INDEX_DIR": str(settings.index_dir), "RAG_MODELS_DIR": str(settings.models_dir),
            "RAG_MAX_CONCURRENT": str(max(16, args.clients))}
