@@ -244,7 +244,7 @@ def xquad_recall(runner, name: str, runtime: str, folder: Path, settings: RagSet
     contexts, queries = load_xquad(folder)
     contexts = contexts[:contexts_limit]
     queries = [q for q in queries if q[3] < len(contexts)]
-    suffix = "" if runtime == "torch" else f"-{runtime}"
+    suffix = "" if runtime == "torch" else f"-{runtime}-{runner.emb.weights}"  # the IR's weight format changes the vectors
     emb = CachingEmbedder(runner.emb, settings.home / "cache" / f"xquad-{runner.emb.name}-{runner.emb.fingerprint}-bfloat16{suffix}.npz")
     docs = emb.embed([text for _, text in contexts], "document")
     out = {"contexts": len(contexts), "questions_per_direction": len(queries)}
@@ -327,6 +327,7 @@ def main() -> None:
         if onnx_path.exists():
             names += list(ONNX_RUNTIMES)
     ov_runner = OpenVINORunner(settings)
+    notes["openvino IR"] = f"{ov_runner.emb.ir_dir.name} ({ov_runner.emb.weights} weights); " + notes["openvino IR"]
     timing, failed = speed(names, args.rounds, args.processes, onnx_path, args.threads)
     notes.update(failed)
     runners: dict = {TORCH: base, OPENVINO: ov_runner}

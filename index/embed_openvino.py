@@ -5,7 +5,7 @@
 cosine ≥ 0.999, bench/bench_onnx.py, so an index serves both). The whole sentence-transformers
 pipeline (transformer, mean pooling, the two dense layers, normalisation) is converted ONCE from
 the PyTorch model with ``torch.export`` + ``openvino.convert_model`` and saved as an OpenVINO IR
-under ``models_dir/openvino/<name>-<fingerprint>-v<IR_FORMAT>/``. Later loads read only that IR
+under ``models_dir/openvino/<name>-<fingerprint>-v<IR_FORMAT>-<f16|f32>/``. Later loads read only that IR
 and ``tokenizer.json`` (the ``tokenizers`` library): neither torch nor sentence-transformers is
 imported, which is the point for a cold ``rag ask``.
 
@@ -77,7 +77,7 @@ class OpenVINOEmbedder:
         self.batch_size = batch_size
         self.show_progress = show_progress
         root = Path(ir_root) if ir_root is not None else self.location.parent / "openvino"
-        self.ir_dir = root / f"{Path(name).name}-{self.fingerprint}-v{IR_FORMAT}"
+        self.ir_root = root
         self._compiled: Any = None
         self._tokenizer: Any = None
         self._prompts: dict[str, str] | None = None
@@ -90,6 +90,20 @@ class OpenVINOEmbedder:
         location = resolve_model(settings.embedding_model, settings.models_dir)
         return cls(settings.embedding_model, location, settings.embed_batch_size, show_progress, settings.embed_dtype,
                    ir_root=Path(settings.models_dir) / "openvino")
+
+    @property
+    def weights(self) -> str:
+        """The IR's weight format: ``f16`` for bfloat16 inference, ``f32`` for float32.
+
+        Why f16 for bf16: OpenVINO keeps fp16 weights compressed in memory, so a load peaks at
+        0.6 GB instead of 1.7 GB (float32 IR plus its bf16 copy), reads half the bytes, and the
+        vectors still agree with the torch bf16 index to cosine ≥ 0.999 (bench/bench_onnx.py)."""
+        return "f32" if self.dtype == "float32" else "f16"
+
+    @property
+    def ir_dir(self) -> Path:
+        """This model's IR folder (by fingerprint, conversion format and weight format)."""
+        return self.ir_root / f"{Path(self.name).name}-{self.fingerprint}-v{IR_FORMAT}-{self.weights}"
 
     # -- loading -----------------------------------------------------------------------------------
 
@@ -172,9 +186,8 @@ class OpenVINOEmbedder:
         self.ir_dir.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=self.ir_dir.parent, prefix=".ir-") as tmp:
             built = Path(tmp) / "ir"
-            # float32 weights: compressing to fp16 would round them once more before the bf16 cast
-            ov.save_model(model, str(built / "model.xml"), compress_to_fp16=False)
-            record = {"fingerprint": self.fingerprint, "format": IR_FORMAT, "openvino": ov.__version__,
+            ov.save_model(model, str(built / "model.xml"), compress_to_fp16=self.weights == "f16")
+            record = {"fingerprint": self.fingerprint, "format": IR_FORMAT, "weights": self.weights, "openvino": ov.__version__,
                       "sizes": {f.name: f.stat().st_size for f in built.iterdir()},
                       "xml_sha256": hashlib.sha256((built / "model.xml").read_bytes()).hexdigest()}
             (built / IR_MARKER).write_text(json.dumps(record, indent=1))
