@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import embedder_from_settings
 from index.errors import IndexMismatchError
 from index.settings import IndexSettings
 from index.store import rebuild_hint
@@ -42,18 +42,18 @@ def default_settings() -> RagSettings:
 def embedder(settings: RagSettings) -> BatchedEmbedder:
     """The loaded embedding model for ``settings`` (loaded on first use, then shared), with single
     questions from concurrent requests embedded in shared passes and repeated ones cached (``rag.batching``)."""
-    return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype)
+    return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, settings.embed_runtime)
 
 
 _loaded: dict[tuple, BatchedEmbedder] = {}  # the embedders _embedder_for has made, by its arguments
 
 
 @lru_cache(maxsize=4)
-def _embedder_for(model: str, models_dir, batch_size: int, dtype: str) -> BatchedEmbedder:
-    """One loaded model per model identity and dtype, shared by every index and settings variant."""
-    made = BatchedEmbedder(SentenceTransformerEmbedder.from_settings(
-        IndexSettings(models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size, embed_dtype=dtype), show_progress=False))
-    _loaded[(model, models_dir, batch_size, dtype)] = made
+def _embedder_for(model: str, models_dir, batch_size: int, dtype: str, runtime: str = "torch") -> BatchedEmbedder:
+    """One loaded model per model identity, dtype and runtime, shared by every index and settings variant."""
+    made = BatchedEmbedder(embedder_from_settings(IndexSettings(
+        models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size, embed_dtype=dtype, embed_runtime=runtime), show_progress=False))
+    _loaded[(model, models_dir, batch_size, dtype, runtime)] = made
     return made
 
 
@@ -63,7 +63,7 @@ def serving(settings: RagSettings) -> Iterator[None]:
     batcher starts a forward pass when the requests being served have queued their questions
     instead of beside their Python work (``rag.batching``). Loads nothing: before the embedder
     is loaded it does nothing."""
-    model = _loaded.get((settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype))
+    model = _loaded.get((settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, settings.embed_runtime))
     if model is None:
         yield
         return
