@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Embedder, SentenceTransformerEmbedder
+from index.embedder import Embedder, embedder_from_settings
 from index.types import Document, sha256_text
 from index.vector_cache import VectorCache
 from rag.errors import InputError
@@ -52,9 +52,11 @@ class CachingEmbedder:
 
 
 def cached_embedder(settings: RagSettings, show_progress: bool = True) -> CachingEmbedder:
-    """The configured embedder, its XQuAD vectors cached per model and dtype under ``HOME/cache``."""
-    inner = SentenceTransformerEmbedder.from_settings(settings, show_progress)
-    return CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{inner.dtype}.npz")
+    """The configured embedder (``embed_runtime``), its XQuAD vectors cached per model, dtype and runtime
+    under ``HOME/cache`` (the runtimes share the fingerprint, their vectors are close but not equal)."""
+    inner = embedder_from_settings(settings, show_progress)
+    runtime = "" if settings.embed_runtime == "torch" else f"-{settings.embed_runtime}"
+    return CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{inner.dtype}{runtime}.npz")
 
 
 def load_xquad(folder: Path) -> tuple[list[tuple[str, str]], list[tuple[str, str, str, int]]]:
