@@ -59,20 +59,22 @@ def fresh_questions() -> Callable[[int, int], str]:
 LIMIT_SCRIPT = r"""
 import json, sys, time
 sys.path.insert(0, sys.argv[1])
-from index.embedder import SentenceTransformerEmbedder
+from index.embedder import embedder_from_settings
 from index.settings import IndexSettings
 n, rounds, texts = int(sys.argv[2]), int(sys.argv[3]), json.loads(sys.argv[4])  # rounds + 1 batches of n, then singles
-emb = SentenceTransformerEmbedder.from_settings(IndexSettings.load(), show_progress=False)
-emb._encode(texts[:n], "query")  # warm-up
+emb = embedder_from_settings(IndexSettings.load(), show_progress=False)  # the runtime the server uses (RAG_EMBED_RUNTIME)
+encode = emb.embed  # either runtime's own call, with no cache in between
+encode(texts[:n], "query")  # warm-up
 single, batch, cpu = [], [], []
 for i in range(rounds * 2):
-    t = time.perf_counter(); emb._encode([texts[(rounds + 1) * n + i]], "query"); single.append(time.perf_counter() - t)
+    t = time.perf_counter(); encode([texts[(rounds + 1) * n + i]], "query"); single.append(time.perf_counter() - t)
 for r in range(1, rounds + 1):
-    t, c = time.perf_counter(), time.process_time(); emb._encode(texts[r * n:(r + 1) * n], "query")
+    t, c = time.perf_counter(), time.process_time(); encode(texts[r * n:(r + 1) * n], "query")
     batch.append((time.perf_counter() - t) / n); cpu.append((time.process_time() - c) / n)
 single.sort(); batch.sort(); cpu.sort()
 print(json.dumps({"single_s": single[len(single) // 2], "batched_per_question_s": batch[len(batch) // 2],
-                  "batched_cpu_per_question_s": cpu[len(cpu) // 2], "dtype": emb.dtype}))
+                  "batched_cpu_per_question_s": cpu[len(cpu) // 2], "dtype": emb.dtype,
+                  "runtime": type(emb).__name__}))
 """
 
 

@@ -159,3 +159,18 @@ def test_loading_from_the_ir_imports_no_torch(ov_embedder) -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "768 []", out.stdout
+
+
+@pytest.mark.slow
+def test_rag_models_prepares_the_ir_when_openvino_is_chosen(ov_embedder, tmp_path) -> None:
+    """`rag models` converts (or checks) the IR, so the first question does not pay the conversion."""
+    env = {**os.environ, "RAG_HOME": str(tmp_path), "RAG_MODELS_DIR": str(MODELS_DIR), "RAG_EMBED_RUNTIME": "openvino",
+           "RAG_EMBED_DTYPE": "bfloat16"}
+    out = subprocess.run([sys.executable, "-m", "ui.cli", "models", "--embedding-only"], capture_output=True, text=True,
+                         timeout=600, env=env, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert f"OpenVINO IR: ready at {ov_embedder.ir_dir}" in out.stdout
+    env["RAG_EMBED_RUNTIME"] = "torch"
+    plain = subprocess.run([sys.executable, "-m", "ui.cli", "models", "--embedding-only"], capture_output=True, text=True,
+                           timeout=600, env=env, cwd=ROOT)
+    assert plain.returncode == 0 and "OpenVINO" not in plain.stdout

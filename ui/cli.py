@@ -69,6 +69,14 @@ def cmd_models(args: argparse.Namespace) -> int:
         with tqdm(total=len(spec.requirements), desc=f"{spec.name}: pieces", unit="piece") as bar:
             path = models.provision(spec, settings.models_dir, force=args.force, progress=bar.update)
         print(f"{spec.name}: verified and installed at {path}")
+    if settings.embed_runtime == "openvino":  # converted here, once, rather than inside the first question
+        from index.embedder import embedder_from_settings
+        from index.settings import IndexSettings
+
+        embedder = embedder_from_settings(settings.section(IndexSettings), show_progress=False)
+        print(f"OpenVINO IR: checking {embedder.ir_dir} (a conversion, when none is there, takes about 1.5 minutes on 2 cores)", flush=True)
+        embedder.compiled  # converts when missing or damaged, then compiles
+        print(f"OpenVINO IR: ready at {embedder.ir_dir}")
     return 0
 
 
@@ -159,7 +167,8 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     p = add("models", cmd_models, "download, assemble and verify the default models (idempotent)",
-            "examples:\n  rag models\n  rag models --verify      rehash the installed files and the embedder's bfloat16 copy\n")
+            "examples:\n  rag models\n  rag models --verify      rehash the installed files and the embedder's bfloat16 copy\n"
+            "  RAG_EMBED_RUNTIME=openvino rag models --embedding-only   also convert the embedder for OpenVINO (once)\n")
     p.add_argument("--force", action="store_true", help="reinstall even when a verified copy exists")
     p.add_argument("--verify", action="store_true", help="rehash installed files (the embedder's bfloat16 copy too) and repair them if corrupt")
     p.add_argument("--embedding-only", action="store_true", help="skip the local LLM (1.1 GB)")
