@@ -136,7 +136,9 @@ def main() -> None:
             (f"{name}: rag ask (local), first word, Arabic / English, beside the floor",
              f"{med(name, 'local_ar', 'first_output_s') / med(name, 'floor'):.2f}x / {med(name, 'local_en', 'first_output_s') / med(name, 'floor'):.2f}x "
              f"the floor of {med(name, 'floor'):.1f} s: " + (
-                 f"the {TARGET_FIRST_TOKEN_S:.0f} s target is below the floor itself on this machine (the embedder alone cannot be ready sooner)"
+                 f"the {TARGET_FIRST_TOKEN_S:.0f} s target is met"
+                 if max(med(name, 'local_ar', 'first_output_s'), med(name, 'local_en', 'first_output_s')) <= TARGET_FIRST_TOKEN_S else
+                 f"the {TARGET_FIRST_TOKEN_S:.0f} s target is below the floor itself on this machine (torch's embedder alone cannot be ready sooner)"
                  if med(name, 'floor') > TARGET_FIRST_TOKEN_S else f"the floor leaves room for the {TARGET_FIRST_TOKEN_S:.0f} s target")),
             (f"{name}: peak RSS, floor / rag ask extractive / rag index (bf16)",
              f"{med(name, 'floor', 'peak_rss_mb'):.0f} / {med(name, 'extractive', 'peak_rss_mb'):.0f} / {med(name, 'index', 'peak_rss_mb'):.0f} MB "
@@ -144,7 +146,10 @@ def main() -> None:
             (f"{name}: rag index of the seeds, wall", f"{med(name, 'index'):.1f} s"),
         ]
     name = "coldstart_extractive" if args.extractive_only else "coldstart"
-    report(name, rows, {"rounds": args.rounds, "checkouts": {k: str(v) for k, v in checkouts.items()}, "results": results})
+    if env.get("RAG_EMBED_RUNTIME", "torch") != "torch":  # another runtime's results beside torch's, not over them
+        name += "_" + env["RAG_EMBED_RUNTIME"]
+    runtime = env.get("RAG_EMBED_RUNTIME", "torch")
+    report(name, rows, {"embed_runtime": runtime, "rounds": args.rounds, "checkouts": {k: str(v) for k, v in checkouts.items()}, "results": results})
 
 
 if __name__ == "__main__":
