@@ -91,7 +91,15 @@ def spelled_spans(arabic: str) -> list[tuple[int, int, str]]:
     """``(start, end, english)`` of each glossary form in ``arabic`` that a small model misreads (third
     column '+'), the clitic before it (و, ب, وال → و) left out of the span, as ``month_spans`` does."""
     # the form is matched as written or as لل + its stem (للعراق), the same length: what precedes it is the clitic
-    return [(b - len(form), b, english) for a, b, form, english, flag in _matches(arabic) if flag]
+    spans = []
+    for _, b, form, english, flag in _matches(arabic):
+        if not flag:
+            continue
+        start = b - len(form)
+        if form.startswith("ال") and arabic.startswith("لل", start):
+            start += 1  # لل is ل ("to") + ال with its alif dropped: the ل is a clitic too
+        spans.append((start, b, english))
+    return spans
 
 
 def _skeleton(word: str) -> str:

@@ -15,6 +15,13 @@ def test_what_the_model_misreads_is_written_out_before_it_translates() -> None:
     assert prepare("جملة بلا أسماء صعبة") == "جملة بلا أسماء صعبة"
 
 
+def test_the_preposition_of_a_lam_lam_form_is_kept() -> None:
+    """للكاظمي is ل ("to") + الكاظمي with its alif dropped: the name was written out over the whole
+    word, and "to" was lost from the translation."""
+    assert prepare("وقال للكاظمي") == "وقال ل al-Kadhimi"
+    assert prepare("وللكاظمي") == "ول al-Kadhimi"
+
+
 def test_a_translation_is_one_line_and_is_cached(tmp_path) -> None:
     reply = "The talks were held in Baghdad.\nNames: بغداد = Baghdad"
     with ScriptedLLM(reply) as llm:
