@@ -44,9 +44,9 @@ def numbers_in(text: str) -> set[str]:
 
 
 # Every Arabic month name (Levantine and standard) → English, and where one stands as a whole word: a
-# clitic و/ب/ل/ف may precede it, nothing may follow (آب is also the start of الآباء).
+# clitic may precede it (و/ف, then ب/ل: وبتموز "and in July"), nothing may follow (آب is also the start of الآباء).
 ARABIC_MONTHS = {**{ar: en for ar, (_, en) in LEVANTINE_MONTHS.items()}, **STANDARD_MONTHS}
-_ARABIC_MONTH_RE = re.compile(r"(?<![\w])[وبلف]?(" + "|".join(sorted(map(re.escape, ARABIC_MONTHS), key=len, reverse=True)) + r")(?![\w])")
+_ARABIC_MONTH_RE = re.compile(r"(?<![\w])[وف]?[بل]?(" + "|".join(sorted(map(re.escape, ARABIC_MONTHS), key=len, reverse=True)) + r")(?![\w])")
 _ENGLISH_MONTH_RE = re.compile(r"\b(" + "|".join(ENGLISH_MONTHS) + r")\b")  # capitalised only: "may have" names no month
 
 

@@ -68,3 +68,14 @@ def test_only_words_with_one_meaning_in_news_are_replaced_before_translating() -
     assert prepare("ودوري كرة القاعدة قرب القاعدة الأمريكية") == "ودوري كرة القاعدة قرب القاعدة الأمريكية"
     assert prepare("طريق الحرير ومسيرة احتجاجية") == "طريق الحرير ومسيرة احتجاجية"
     assert prepare("وطائرة مسيرة") == "و drone"  # the clitic kept apart
+
+
+def test_a_month_after_two_clitics_is_written_out() -> None:
+    """وبتموز ("and in July"): the month pattern took one clitic only, so the model saw تموز, which it
+    misreads (as September, in the issue's example)."""
+    from rag.answer_text import arabic_months, month_spans
+
+    assert prepare("وبتموز ٢٠٢١ انسحبت القوات") == "وب July 2021 انسحبت القوات"
+    assert arabic_months("فلأيار وبآب") == [("أيار", "May"), ("آب", "August")]
+    assert month_spans("ولآذار") == [(2, 6, "March")]
+    assert arabic_months("الآباء وبلاد") == []  # a month name's letters inside other words are none
