@@ -42,7 +42,12 @@ def default_settings() -> RagSettings:
 def embedder(settings: RagSettings) -> BatchedEmbedder:
     """The loaded embedding model for ``settings`` (loaded on first use, then shared), with single
     questions from concurrent requests embedded in shared passes and repeated ones cached (``rag.batching``)."""
-    return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, settings.embed_runtime)
+    with _models_lock:  # lru_cache does not lock: two first requests at once would each make (and load) a model
+        return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype,
+                             settings.embed_runtime)
+
+
+_models_lock = threading.Lock()  # not _lock: get_retriever holds that one while it asks for the embedder
 
 
 _loaded: dict[tuple, BatchedEmbedder] = {}  # the embedders _embedder_for has made, by its arguments
