@@ -23,6 +23,7 @@ _EXPORTS: dict[str, str] = {
     "get_retriever": "rag.service",
     "embedder": "rag.service",
     "preload": "rag.service",
+    "start_llm": "rag.service",
     "serving": "rag.service",
     "check_question": "rag.questions",
     "check_unicode": "rag.questions",

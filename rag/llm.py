@@ -17,6 +17,7 @@ import atexit
 import logging
 import secrets
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -89,15 +90,48 @@ class LocalServer:
                 atexit.register(cls.shutdown)
             return cls._instance
 
+    def warm(self, prompts: list[list[tuple[str, str]]]) -> None:
+        """Evaluate each of ``prompts`` (chat messages) in every slot, one token each, the slots together.
+
+        llama.cpp keeps a prompt cache per slot, not one shared by the slots: after a start, each
+        slot's first answer evaluated the whole shared system prompt (181 tokens, 16 s on 2 cores
+        when 4 readers came at once; bench/bench_llm_concurrency.py). A server calls this once in
+        the background after it starts; the last prompt stays in each slot, the earlier ones in
+        llama.cpp's host-memory prompt cache (``PROMPT_CACHE_MIB``)."""
+        import httpx
+
+        roles = {"human": "user", "ai": "assistant"}
+        headers = {"Authorization": f"Bearer {self.api_key}"}
+
+        def one(messages: list[tuple[str, str]]) -> None:
+            body = {"model": "local", "max_tokens": 1, "temperature": 0.0, "cache_prompt": True,
+                    "messages": [{"role": roles.get(r, r), "content": c} for r, c in messages]}
+            try:
+                httpx.post(self.base_url + "/chat/completions", json=body, headers=headers, timeout=600).raise_for_status()
+            except httpx.HTTPError as exc:  # a cold slot only costs time
+                log.warning("warming an LLM slot failed: %s", exc)
+
+        started = time.perf_counter()
+        for messages in prompts:
+            threads = [threading.Thread(target=one, args=(messages,)) for _ in range(self.slots)]  # together: one per slot
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        log.info("local LLM: %d prompts in %d slots warmed in %.1f s", len(prompts), self.slots, time.perf_counter() - started)
+
     @classmethod
-    def start_background(cls, settings: RagSettings) -> threading.Thread:
+    def start_background(cls, settings: RagSettings, warm: list[list[tuple[str, str]]] | None = None) -> threading.Thread:
         """Start the server in a background thread, so it loads while the caller loads the embedder
-        and the index (a cold ``rag ask`` pays for the slower of the two, not their sum). A failure
-        is logged here and raised again by the next ``get``."""
+        and the index (a cold ``rag ask`` pays for the slower of the two, not their sum); then,
+        for a server, ``warm`` its slots with these prompts. A failure is logged here and raised
+        again by the next ``get``."""
 
         def start() -> None:
             try:
-                cls.get(settings)
+                server = cls.get(settings)
+                if warm:
+                    server.warm(warm)
             except Exception as exc:  # reported to the caller by its own get()
                 log.debug("background start of the local LLM failed: %s", exc)
 

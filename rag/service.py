@@ -80,11 +80,28 @@ def preload(settings: RagSettings) -> None:
     """Load what an answer with ``settings`` needs, the two models side by side: the local LLM
     starts in a background thread (llama.cpp loads outside the GIL) while this thread loads the
     embedder and the index. A cold ``rag ask`` then waits for the slower of the two, not both."""
-    if settings.backend == "local":
-        from rag.llm import LocalServer
-
-        LocalServer.start_background(settings)
+    start_llm(settings)
     get_retriever(settings)
+
+
+def start_llm(settings: RagSettings, serving: bool = False) -> None:
+    """Start the local LLM in the background when ``settings`` answer with it (nothing otherwise).
+    ``serving`` (the API and the chat UI at start): then put the default answers' system prompts
+    into every slot too, so the first readers after a start do not each evaluate them (``warm_prompts``)."""
+    if settings.backend != "local":
+        return
+    from rag.llm import LocalServer
+
+    LocalServer.start_background(settings, warm_prompts() if serving and settings.llm_parallel > 1 else None)
+
+
+def warm_prompts() -> list[list[tuple[str, str]]]:
+    """The prompts whose beginning every default answer shares: an Arabic answer's line and an English
+    answer's sentence translation (the last one stays in the slots; it is the longer wait)."""
+    from rag.prompt import answer_line_messages
+    from rag.translate import messages as translation_messages
+
+    return [answer_line_messages("؟", [(1, "…")], "ar"), translation_messages("…")]
 
 
 def _load_retriever(settings: RagSettings) -> Retriever:

@@ -58,3 +58,32 @@ def test_a_second_reader_starts_before_the_first_answer_ends(local) -> None:
     _stream(server, 5, second)  # asked while the first answer is still being written
     a.join()
     assert second["first"] < first["end"] and second["end"] < first["end"], (first, second)
+
+
+def _cached_tokens(server: LocalServer, messages: list[dict], out: list) -> None:
+    body = {"messages": messages, "max_tokens": 1, "temperature": 0}
+    r = httpx.post(server.base_url + "/chat/completions", json=body, timeout=300, headers={"Authorization": f"Bearer {server.api_key}"})
+    r.raise_for_status()
+    data = r.json()
+    out.append(((data.get("usage") or {}).get("prompt_tokens_details") or {}).get("cached_tokens", data.get("timings", {}).get("cache_n", 0)))
+
+
+def test_warming_puts_the_shared_prompt_into_every_slot(local) -> None:
+    """After a start every slot evaluated the whole system prompt on its first answer (issue 16: 16 s
+    before three of four readers' first words); a server now warms them (rag.service.start_llm)."""
+    from rag.service import warm_prompts
+    from rag.translate import SYSTEM, messages
+
+    settings, server = local
+    server.warm(warm_prompts())
+    readers = [messages(s) for s in ("التقى الوزير نظيره في بغداد.", "وصل الوفد إلى واشنطن أمس.")][: server.slots]
+    cached: list = []
+    threads = [threading.Thread(target=_cached_tokens, args=(server, [{"role": "system" if r == "system" else "user", "content": c}
+                                                                      for r, c in m], cached)) for m in readers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    from index.chunking import count_tokens
+
+    assert len(cached) == server.slots and min(cached) >= count_tokens(SYSTEM) // 2, cached  # each reader found the system prompt evaluated

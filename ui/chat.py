@@ -24,7 +24,7 @@ import gradio as gr
 from index.corpus import Corpus, open_corpus
 from index.errors import RagError
 from index.jobs import Job
-from rag import Answer, FeedbackStore, ask_stream, backends, detect_language, embedder, get_retriever, remember
+from rag import Answer, FeedbackStore, ask_stream, backends, detect_language, embedder, get_retriever, remember, start_llm
 from ui.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -147,6 +147,7 @@ def build_app(settings: Settings) -> gr.Blocks:
 
     def warm_up() -> None:
         try:
+            start_llm(settings, serving=True)  # the local LLM loads and warms its slots beside the embedder
             get_retriever(settings).search("warm up", 1)
         except RagError as exc:
             log.warning("warm-up failed: %s", exc)
