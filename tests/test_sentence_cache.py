@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from index.vector_cache import VectorCache
@@ -15,17 +14,7 @@ from rag import extractive
 from rag.extractive import split_passages
 from rag.types import Passage
 from tests.conftest import ROOT
-
-
-class Counting:
-    fingerprint = "fp"
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def embed(self, texts, kind):
-        self.calls.append(list(texts))
-        return np.array([[len(t), 1.0] for t in texts], np.float32)
+from tests.test_vector_cache import Counting
 
 
 def test_attach_adds_the_file_and_keeps_what_memory_holds(tmp_path) -> None:
