@@ -41,25 +41,25 @@ def default_settings() -> RagSettings:
 
 def embedder(settings: RagSettings) -> BatchedEmbedder:
     """The loaded embedding model for ``settings`` (loaded on first use, then shared), with single
-    questions from concurrent requests embedded in shared passes and repeated ones cached (``rag.batching``)."""
-    with _models_lock:  # lru_cache does not lock: two first requests at once would each make (and load) a model
-        return _embedder_for(settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype,
-                             settings.embed_runtime)
+    questions from concurrent requests embedded in shared passes and repeated ones cached (``rag.batching``).
+    One per model identity, dtype and runtime, shared by every index and settings variant."""
+    key = _model_key(settings)
+    with _models_lock:  # two first requests at once must not each make (and load) a model
+        made = _loaded.get(key)
+        if made is None:
+            section = IndexSettings(models_dir=settings.models_dir, embedding_model=settings.embedding_model,
+                                    embed_batch_size=settings.embed_batch_size, embed_dtype=settings.embed_dtype,
+                                    embed_runtime=settings.embed_runtime)
+            made = _loaded[key] = BatchedEmbedder(embedder_from_settings(section, show_progress=False))
+        return made
+
+
+def _model_key(settings: RagSettings) -> tuple:
+    return settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, settings.embed_runtime
 
 
 _models_lock = threading.Lock()  # not _lock: get_retriever holds that one while it asks for the embedder
-
-
-_loaded: dict[tuple, BatchedEmbedder] = {}  # the embedders _embedder_for has made, by its arguments
-
-
-@lru_cache(maxsize=4)
-def _embedder_for(model: str, models_dir, batch_size: int, dtype: str, runtime: str = "torch") -> BatchedEmbedder:
-    """One loaded model per model identity, dtype and runtime, shared by every index and settings variant."""
-    made = BatchedEmbedder(embedder_from_settings(IndexSettings(
-        models_dir=models_dir, embedding_model=model, embed_batch_size=batch_size, embed_dtype=dtype, embed_runtime=runtime), show_progress=False))
-    _loaded[(model, models_dir, batch_size, dtype, runtime)] = made
-    return made
+_loaded: dict[tuple, BatchedEmbedder] = {}  # the embedders made, by _model_key
 
 
 @contextmanager
@@ -68,7 +68,7 @@ def serving(settings: RagSettings) -> Iterator[None]:
     batcher starts a forward pass when the requests being served have queued their questions
     instead of beside their Python work (``rag.batching``). Loads nothing: before the embedder
     is loaded it does nothing."""
-    model = _loaded.get((settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, settings.embed_runtime))
+    model = _loaded.get(_model_key(settings))
     if model is None:
         yield
         return
@@ -84,15 +84,15 @@ def preload(settings: RagSettings) -> None:
     get_retriever(settings)
 
 
-def start_llm(settings: RagSettings, serving: bool = False) -> None:
+def start_llm(settings: RagSettings, for_server: bool = False) -> None:
     """Start the local LLM in the background when ``settings`` answer with it (nothing otherwise).
-    ``serving`` (the API and the chat UI at start): then put the default answers' system prompts
+    ``for_server`` (the API and the chat UI at start): then put the default answers' system prompts
     into every slot too, so the first readers after a start do not each evaluate them (``warm_prompts``)."""
     if settings.backend != "local":
         return
     from rag.llm import LocalServer
 
-    LocalServer.start_background(settings, warm_prompts() if serving and settings.llm_parallel > 1 else None)
+    LocalServer.start_background(settings, warm_prompts() if for_server and settings.llm_parallel > 1 else None)
 
 
 def warm_prompts() -> list[list[tuple[str, str]]]:

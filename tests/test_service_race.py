@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 import time
-from functools import lru_cache
 
 from rag import service
 from rag.settings import RagSettings
@@ -21,8 +20,7 @@ def test_concurrent_first_calls_share_one_embedder(monkeypatch, tmp_path) -> Non
             made.append(self)
 
     monkeypatch.setattr(service, "embedder_from_settings", lambda settings, show_progress=True: Slow())
-    # a cache of its own: the process's real one keeps the models other tests loaded
-    monkeypatch.setattr(service, "_embedder_for", lru_cache(maxsize=4)(service._embedder_for.__wrapped__))
+    # a table of its own: the process's real one keeps the models other tests loaded
     monkeypatch.setattr(service, "_loaded", {})
     settings = RagSettings(home=tmp_path, embedding_model=f"race-{tmp_path.name}")
     got: list = []

@@ -314,7 +314,7 @@ def create_app(settings: Settings) -> FastAPI:
         from rag import embedder, start_llm
 
         try:
-            start_llm(settings, serving=True)  # the local LLM loads and warms its slots beside the embedder
+            start_llm(settings, for_server=True)  # the local LLM loads and warms its slots beside the embedder
             embedder(settings).dim  # the model loads even when the index is damaged, so a rebuild is served at once
             get_retriever(settings).search("warm up", 1)
         except RagError as exc:

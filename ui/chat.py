@@ -147,7 +147,7 @@ def build_app(settings: Settings) -> gr.Blocks:
 
     def warm_up() -> None:
         try:
-            start_llm(settings, serving=True)  # the local LLM loads and warms its slots beside the embedder
+            start_llm(settings, for_server=True)  # the local LLM loads and warms its slots beside the embedder
             get_retriever(settings).search("warm up", 1)
         except RagError as exc:
             log.warning("warm-up failed: %s", exc)
