@@ -81,8 +81,8 @@ class OpenVINOEmbedder:
         self._compiled: Any = None
         self._tokenizer: Any = None
         self._prompts: dict[str, str] | None = None
-        self._lock = threading.Lock()  # one load; and one inference at a time (a CompiledModel's own request is not re-entrant)
-        self._infer_lock = threading.Lock()
+        self._lock = threading.Lock()  # one load
+        self._infer_lock = threading.Lock()  # one inference at a time: a CompiledModel's own request is not re-entrant
 
     @classmethod
     def from_settings(cls, settings: IndexSettings, show_progress: bool = True) -> "OpenVINOEmbedder":
