@@ -38,6 +38,7 @@ from rag.answer_text import CITATION
 from rag.checks import check_answer, check_translation, is_injection, is_refusal
 from rag.errors import InputError
 from rag.extractive import Sentence, select_sentences
+from rag.glossary import has_anaphor, resolve_references
 from rag.language import detect_language
 from rag.prompt import NOT_FOUND, answer_line_messages, build_messages, rewrite_messages
 from rag.questions import MAX_TOP_K_ANSWER, check_question, check_top_k
@@ -159,6 +160,18 @@ def _lead(question: str, evidence: list[Sentence], language: str) -> str:
     return ""
 
 
+def _text_before(passages: list[Passage], s: Sentence, settings: RagSettings) -> str:
+    """The article's text before sentence ``s``: its earlier chunks (held in memory; with a remote store,
+    the earlier ones among ``passages``) and its own passage up to the sentence."""
+    passage = passages[s.passage]
+    retriever = get_retriever(settings)
+    # a remote store would be scrolled whole (retriever.all_chunks): the retrieved passages must do there
+    pool = passages if retriever.remote else retriever.all_chunks()
+    chunks = [(c.start, c.text) for c in pool if c.doc_id == passage.doc_id]
+    earlier = [text for start, text in sorted(chunks) if start < passage.start]
+    return "\n".join(earlier + [passage.text[:s.start]])
+
+
 def _citations(evidence: list[Sentence], passages: list[Passage], translations: dict[int, str] | None = None) -> list[Citation]:
     """One citation per cited passage, its quote spanning the evidence sentences taken from it."""
     spans: dict[int, tuple[int, int]] = {}
@@ -212,11 +225,13 @@ def _evidence_answer(question: str, passages: list[Passage], language: str, sett
         for i, s in enumerate(evidence):
             yield stream.show("“", content=False)
             raw = ""
-            for piece in translate_stream(s.text, settings):
+            # "التنظيم" stands for the group the article named before: written in, as a name is
+            source = resolve_references(s.text, _text_before(passages, s, settings)) if has_anaphor(s.text) else s.text
+            for piece in translate_stream(source, settings):
                 raw += piece
                 yield stream.show(piece.lstrip("\"“'«") if raw == piece else piece)
             english = clean_translation(raw)
-            found = check_translation(s.text, english, embedder)
+            found = check_translation(source, english, embedder)
             if any(f.code in NOT_TRANSLATED for f in found):
                 # nothing the reader could be misled by is shown: the labelled original replaces it (not a flag)
                 log.info("no translation of %r: %s", s.text[:60], found[0].code)

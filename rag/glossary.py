@@ -216,3 +216,62 @@ def _close_in_meaning(parts: list[str], arabic_words: list[str], embedder) -> bo
     vectors = embedder.embed(list(parts) + candidates, "query")
     names, words = vectors[: len(parts)], vectors[len(parts):]
     return bool(((words @ names.T).max(axis=0) >= NAME_MATCH).all())
+
+
+# A bare noun an article uses for a group it named before: in a piece that named داعش, "التنظيم" (the
+# organisation) is ISIS, and a sentence translated on its own comes back "the organisation" (issue 12,
+# dev d10). Each anaphor lists the names it can stand for (glossary forms, so ``prepare`` writes them in
+# English); the one named last before the sentence, within REFERENT_WINDOW characters, replaces it.
+ANAPHORS: dict[str, tuple[str, ...]] = {
+    "التنظيم": ("داعش", "تنظيم داعش", "تنظيم الدولة", "الدولة الإسلامية", "تنظيم القاعدة", "حزب الله",
+                "كتائب حزب الله", "حماس", "حركة حماس"),
+}
+REFERENT_WINDOW = 6000  # about two pages of text: further back, the article has moved on
+# "التنظيم" followed by one of these is still the group ("التنظيم الإرهابي"); followed by another
+# ال-word it is something else ("التنظيم الإداري", the administrative organisation)
+_ANAPHOR_ADJECTIVES = ("الإرهابي", "الارهابي", "المتطرف", "المسلح")
+
+
+def _anaphor_re() -> re.Pattern:
+    words = "|".join(re.escape(a) for a in ANAPHORS)
+    # a clitic (و، ف، ب، ل) may precede it; لل + stem is ل + ال
+    return re.compile(rf"(?<![\w])(?P<clitic>(?:و|ف)?(?:ب|ل)?)(?P<word>{words}|لل(?:{'|'.join(re.escape(a[2:]) for a in ANAPHORS)}))(?![\w])")
+
+
+_ANAPHOR = _anaphor_re()
+
+
+def has_anaphor(arabic: str) -> bool:
+    """Whether ``arabic`` holds a bare group noun that ``resolve_references`` could replace (cheap)."""
+    return _ANAPHOR.search(arabic) is not None
+
+
+def resolve_references(sentence: str, before: str) -> str:
+    """``sentence`` with each bare group noun replaced by the group the text ``before`` it named last.
+
+    >>> resolve_references("التهديد الذي يشكله التنظيم", "الهزيمة بداعش في العراق.")
+    'التهديد الذي يشكله داعش'
+    >>> resolve_references("إعادة التنظيم الإداري للوزارة", "الهزيمة بداعش.")
+    'إعادة التنظيم الإداري للوزارة'
+    """
+    out, last = [], 0
+    for m in _ANAPHOR.finditer(sentence):
+        word = m.group("word")
+        anaphor = "ال" + word[2:] if word.startswith("لل") else word
+        nxt = sentence[m.end():].split(maxsplit=1)
+        if nxt and nxt[0].startswith("ال") and nxt[0].strip(".,،؛:\"»") not in _ANAPHOR_ADJECTIVES:
+            continue
+        context = (before[-REFERENT_WINDOW:] + " " + sentence[:m.start()])
+        best, end = "", -1  # the name that ends last, the longest of those ("تنظيم داعش" over "داعش")
+        for name in ANAPHORS[anaphor]:
+            for found in re.finditer(rf"(?<![\w]){_PREFIX}{re.escape(name)}(?![\w])", context):
+                if found.end() > end or (found.end() == end and len(name) > len(best)):
+                    best, end = name, found.end()
+        if not best:
+            continue
+        clitic = m.group("clitic") + ("ل" if word.startswith("لل") else "")
+        if clitic.endswith("ل") and best.startswith("ال"):
+            best = best[1:]  # ل + الدولة → للدولة: the alif drops
+        out += [sentence[last:m.start()], clitic, best]
+        last = m.end()
+    return "".join(out) + sentence[last:]

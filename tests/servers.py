@@ -96,9 +96,12 @@ class ScriptedLLM:
         import json
         from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+        received = self.received = []  # each request's JSON body, in order: what the model was asked
+
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                received.append(body)
                 self.send_response(200)
                 if not body.get("stream"):
                     data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "scripted",

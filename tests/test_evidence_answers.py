@@ -74,6 +74,20 @@ def test_an_openai_stream_ends_with_the_replacement_when_the_checks_withdrew_tex
     assert "الذي التقى أنتوني بلينكن في واشنطن." in streamed  # what the client saw before the replacement
 
 
+def test_the_organisation_an_article_named_before_is_written_into_the_sentence_to_translate(seed_index) -> None:
+    # dev d10: "التهديد الذي يشكله التنظيم" came back "the threat posed by the organization"; the
+    # article (003) named داعش paragraphs earlier, outside the sentence the model is given
+    reply = "Austin said the timetable takes three factors into account: the threat posed by Islamic State (ISIS), " \
+            "operational and environmental requirements, and the capability levels of the Iraqi security forces."
+    question = "Which factors did Lloyd Austin say the transition timeline would take into account?"
+    with ScriptedLLM(reply) as llm:
+        a = list(ask_stream(question, settings=seed_index.replace(backend="openai", openai_base_url=llm.base_url)))[-1]
+    asked = [m["content"] for body in llm.received for m in body["messages"] if m["role"] == "user"]
+    assert any("يشكله Islamic State (ISIS)" in text for text in asked), asked
+    assert "Islamic State (ISIS)" in a.text and a.grounded, a.findings  # the name matches what the model was given
+    assert "التنظيم" in a.citations[0].quote  # the quote stays the article's own words
+
+
 # Each wrong kind of model output, through ask(), and the finding that flags it.
 WRONG = [
     pytest.param("Where and on which day were the high-level US-Iraqi consultations held?",

@@ -79,3 +79,15 @@ def test_a_month_after_two_clitics_is_written_out() -> None:
     assert arabic_months("فلأيار وبآب") == [("أيار", "May"), ("آب", "August")]
     assert month_spans("ولآذار") == [(2, 6, "March")]
     assert arabic_months("الآباء وبلاد") == []  # a month name's letters inside other words are none
+
+
+def test_a_bare_organisation_noun_becomes_the_group_the_article_named_last() -> None:
+    from rag.glossary import resolve_references
+
+    before = "أكد أوستن أن الطرفين سيبحثان كيفية إلحاق الهزيمة بداعش."
+    assert resolve_references("التهديد الذي يشكله التنظيم ومتطلبات العمليات", before) == "التهديد الذي يشكله داعش ومتطلبات العمليات"
+    assert prepare(resolve_references("وقال إن للتنظيم خلايا", "عن تنظيم الدولة الإسلامية")) == "وقال إن ل Islamic State (ISIS) خلايا"
+    assert resolve_references("والتنظيم الإرهابي خسر", "حزب الله ثم داعش") == "وداعش الإرهابي خسر"  # the one named last
+    # not a group: another ال-word after it, or no group named before
+    assert resolve_references("إعادة التنظيم الإداري للوزارة", before) == "إعادة التنظيم الإداري للوزارة"
+    assert resolve_references("التهديد الذي يشكله التنظيم", "لا ذكر لأي جماعة هنا") == "التهديد الذي يشكله التنظيم"
