@@ -4,7 +4,11 @@ dev set in one run, with their query-time cost, and search latency against the q
 baseline, on seeds/ and on a synthetic 100,000-chunk index (flat vs HNSW, with HNSW's
 recall@10 against flat).
 
-    python bench/bench_retrieval.py [--xquad ../shared/benchmarks/xquad] [--skip-quality] [--routes-only]
+    python bench/bench_retrieval.py [--xquad ../shared/benchmarks/xquad] [--skip-quality] [--routes-only] [--titles]
+
+``--titles``: contextual chunk headers (setting ``chunk_titles``, issue 13): each chunk embedded with its
+document's title in the prompt against today's "title: none", dense and shipped hybrid, on XQuAD both
+directions and the dev set, with the index-time cost (bench/results/retrieval_titles.json).
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ def routes(folder: Path, settings: Settings, en_weights: tuple[float, ...] = (0.
     and the dev set (a fresh index of seeds/), in one run, with the lexical weights swept."""
     contexts, queries = xquad.load_xquad(folder)
     emb = xquad.cached_embedder(settings, show_progress=False)
-    xr = xquad.xquad_retriever(contexts, emb)
+    xr = xquad.xquad_retriever(contexts, emb, settings)
     gold = [contexts[ci][0] for *_, ci in queries]
     sets = {"ar→ar": [q[1] for q in queries], "en→ar": [q[2] for q in queries]}
     emb.embed(sets["ar→ar"] + sets["en→ar"], "query")
@@ -84,6 +88,125 @@ def routes(folder: Path, settings: Settings, en_weights: tuple[float, ...] = (0.
                             f"rejected {d['all']['unanswerable_rejected']:.2f}; +{entry['ms_per_en_question']:.2f} ms/question"))
     for r in (xr, dr):
         r.bridge, r.lexical_weight = BRIDGE, dict(LEXICAL_WEIGHT)
+    return rows, data
+
+
+TITLE_MODES = ("dense", "hybrid")
+
+
+def _without_titles(retriever: Retriever) -> Retriever:
+    """The same vectors, BM25 over the text alone: a titled index whose lexical side is today's."""
+    s = retriever.store
+    store = IndexStore(s.path, s.manifest, [replace(c, title="") for c in s.chunks], s.vectors, s.index)
+    return Retriever(store, retriever.embedder)
+
+
+def _seed_index(settings: Settings, embedder, folder: Path) -> tuple[Retriever, float, int]:
+    """A fresh index of seeds/ (no vector cache: the build embeds every chunk), its build seconds and chunks."""
+    s = replace(settings, index_dir=folder)
+    report_ = build_index(ROOT / "seeds", s, embedder, rebuild=True)
+    return Retriever(IndexStore.load(s.index_dir), embedder), report_.seconds, report_.chunks
+
+
+def _embed_seconds(embedder, chunks: list, rounds: int = 3) -> dict[bool, float]:
+    """Seconds to embed ``chunks`` without and with their titles, alternated, the best of ``rounds`` each."""
+    texts, names = [c.text for c in chunks], [c.title for c in chunks]
+    best = {False: float("inf"), True: float("inf")}
+    for _ in range(rounds):
+        for titled in (False, True):
+            t = time.perf_counter()
+            embedder.embed(texts, "document", titles=names if titled else None)
+            best[titled] = min(best[titled], time.perf_counter() - t)
+    return best
+
+
+def _decisions(retriever: Retriever, dev: list, settings: Settings) -> dict:
+    """``rag.answerability.decide`` on each dev question's ``top_k`` hybrid passages, as ``ask()`` retrieves them."""
+    from rag.answerability import decide
+
+    out = {"answerable": 0, "answerable_refused": 0, "unanswerable": 0, "unanswerable_refused": 0, "scores": {}}
+    for q in dev:
+        passages = retriever.search(q.question, settings.top_k, "hybrid", min_score=-1.0)
+        d = decide(q.question, passages, retriever, settings.min_score)
+        kind = "answerable" if q.answerable else "unanswerable"
+        out[kind] += 1
+        out[f"{kind}_refused"] += int(not d.answer)
+        out["scores"][q.id] = {"answer": d.answer, "dense": round(d.dense, 3), "coverage": d.coverage}
+    return out
+
+
+def titles(folder: Path, settings: Settings) -> tuple[list, dict]:
+    """Chunks embedded with their document's title ("title: {title} | text: ") against "title: none", in one run.
+
+    XQuAD (English Wikipedia titles, "_" → " "): today (no titles anywhere); the titled embedding with
+    BM25 unchanged (the setting's own effect); the title in BM25 only; both (what ``rag eval xquad``
+    gives with ``chunk_titles`` on). Dev set: a fresh index of seeds/ (Arabic headlines as titles, which
+    BM25 reads either way) built without and with titles, each timed (the index-time cost)."""
+    contexts, queries = xquad.load_xquad(folder)
+    names = xquad.context_titles(folder)
+    emb = xquad.cached_embedder(settings, show_progress=False)
+    gold = [contexts[ci][0] for *_, ci in queries]
+    sets = {"ar→ar": [q[1] for q in queries], "en→ar": [q[2] for q in queries]}
+    emb.embed(sets["ar→ar"] + sets["en→ar"], "query")
+    off, on = replace(settings, chunk_titles=False), replace(settings, chunk_titles=True)
+    t = time.perf_counter()
+    # rebuilt from the vector cache: the index on disk may hold another runtime's vectors (same fingerprint)
+    today = xquad.xquad_retriever(contexts, emb, off, rebuild=True)
+    untitled_s = time.perf_counter() - t
+    t = time.perf_counter()
+    both = xquad.xquad_retriever(contexts, emb, on, names, rebuild=True)  # embeds the 240 titled contexts unless cached
+    titled_s = time.perf_counter() - t
+    emb.save()
+    lexical_only = xquad.xquad_retriever(contexts, emb, off, names, rebuild=True)
+    xquad_variants = {"today (title: none, no titles in BM25)": today, "chunk_titles (BM25 unchanged)": _without_titles(both),
+                      "titles in BM25 only": lexical_only, "chunk_titles + titles in BM25": both}
+    dev = load_questions(ROOT / "rag" / "data" / "seed_dev.jsonl")
+    tok = emb.inner.count_tokens
+    inner = emb.inner  # the model is loaded here, before the timed builds
+    prompt = (inner.prompts if hasattr(type(inner), "prompts") else inner.model.prompts).get("document", "")
+    with tempfile.TemporaryDirectory() as tmp:
+        dev_off, off_s, n_chunks = _seed_index(off, emb.inner, Path(tmp) / "off")
+        dev_on, on_s, _ = _seed_index(on, emb.inner, Path(tmp) / "on")
+    from index.embedder import titled_prompt
+
+    extra = [tok(titled_prompt(prompt, c.title) + c.text) - tok(prompt + c.text) for c in dev_on.store.chunks]
+    embed_s = _embed_seconds(inner, dev_on.store.chunks)
+    rows, data = [], {"xquad": {}, "dev": {}, "cost": {
+        "seeds_chunks": n_chunks, "seeds_build_s_untitled": off_s, "seeds_build_s_titled": on_s,
+        "seeds_extra_tokens_per_chunk_mean": float(np.mean(extra)), "seeds_tokens_per_chunk_mean":
+        float(np.mean([tok(prompt + c.text) for c in dev_on.store.chunks])),
+        "seeds_embed_s_untitled": embed_s[False], "seeds_embed_s_titled": embed_s[True],
+        "xquad_index_s_untitled_cached": untitled_s, "xquad_index_s_titled": titled_s,
+        "xquad_extra_tokens_per_context_mean": float(np.mean([tok(titled_prompt(prompt, n)) - tok(prompt) for n in names]))}}
+    for label, retriever in xquad_variants.items():
+        for mode in TITLE_MODES:
+            entry = {d: xquad.direction_metrics(retriever, qs, gold, mode) for d, qs in sets.items()}
+            data["xquad"][f"{label} / {mode}"] = entry
+            rows.append((f"XQuAD {label} / {mode}", f"R@1 ar {entry['ar→ar']['recall@1']:.3f} en {entry['en→ar']['recall@1']:.3f}; "
+                                                     f"R@5 {entry['ar→ar']['recall@5']:.3f}/{entry['en→ar']['recall@5']:.3f}; "
+                                                     f"MRR {entry['ar→ar']['mrr@10']:.3f}/{entry['en→ar']['mrr@10']:.3f}"))
+    for label, retriever in (("title: none (today)", dev_off), ("chunk_titles", dev_on)):
+        for mode in TITLE_MODES:
+            res = evaluate_retrieval(retriever, dev, [mode], settings.min_score)[mode]
+            entry = {lang: {k: res[lang].get(k) for k in DEV_KEYS} for lang in ("ar", "en", "all")}
+            entry["misses@1"] = [q["id"] for q in res["questions"] if q["answerable"] and q.get("evidence_hit@1") == 0.0]
+            entry["unanswerable_top_scores"] = [round(q["top_score"], 3) for q in res["questions"] if not q["answerable"]]
+            entry["answerable_min_top_score"] = min(q["top_score"] for q in res["questions"] if q["answerable"])
+            if mode == "hybrid":  # the shipped refusal decision (cosine and the question's words), on what ask() retrieves
+                entry["decision"] = _decisions(retriever, dev, settings)
+            data["dev"][f"{label} / {mode}"] = entry
+            d = entry
+            decision = (f"; ask() refuses {d['decision']['unanswerable_refused']}/{d['decision']['unanswerable']} unanswerable, "
+                        f"{d['decision']['answerable_refused']}/{d['decision']['answerable']} answerable") if "decision" in d else ""
+            rows.append((f"dev {label} / {mode}", f"ev@1 ar {d['ar']['evidence_hit@1']:.3f} en {d['en']['evidence_hit@1']:.3f}; "
+                                                  f"ev@5 ar {d['ar']['evidence_hit@5']:.3f} en {d['en']['evidence_hit@5']:.3f}; "
+                                                  f"R@1 {d['all']['recall@1']:.3f}; top cosine unanswerable {d['unanswerable_top_scores']}, "
+                                                  f"answerable min {d['answerable_min_top_score']:.3f}{decision}"))
+    c = data["cost"]
+    rows.append(("index-time cost", f"seeds ({c['seeds_chunks']} chunks) embedded in {c['seeds_embed_s_untitled']:.1f} s untitled, "
+                                    f"{c['seeds_embed_s_titled']:.1f} s titled (best of 3; whole builds {c['seeds_build_s_untitled']:.1f} / "
+                                    f"{c['seeds_build_s_titled']:.1f} s); +{c['seeds_extra_tokens_per_chunk_mean']:.1f} tokens per chunk "
+                                    f"(of {c['seeds_tokens_per_chunk_mean']:.0f}); XQuAD +{c['xquad_extra_tokens_per_context_mean']:.1f} tokens per context"))
     return rows, data
 
 
@@ -141,8 +264,13 @@ def main() -> None:
     ap.add_argument("--xquad", default=str(ROOT.parent / "shared" / "benchmarks" / "xquad"))
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--routes-only", action="store_true", help="only the English routes comparison (bench/results/retrieval_routes.json)")
+    ap.add_argument("--titles", action="store_true", help="only the chunk titles comparison (bench/results/retrieval_titles.json)")
     args = ap.parse_args()
     settings = Settings.load()
+    if args.titles:
+        title_rows, title_data = titles(Path(args.xquad), settings)
+        report("retrieval_titles", title_rows, title_data)
+        return
     rows, data = ([], {})
     if not args.skip_quality and Path(args.xquad).exists():
         route_rows, route_data = routes(Path(args.xquad), settings)

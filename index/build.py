@@ -23,7 +23,7 @@ import numpy as np
 
 from index.chunking import Chunker
 from index.clean import clean_page
-from index.embedder import Embedder, embedder_from_settings
+from index.embedder import Embedder, accepts_titles, embedder_from_settings
 from index.errors import ConfigError, CorpusError, IndexMismatchError
 from index.loader import RawFile, Skipped, read_corpus
 from index.progress import Progress
@@ -121,18 +121,22 @@ def build_index(
         from index.distributed import RayEmbedder
 
         embedder = RayEmbedder(embedder, settings, workers, ray_address)
+    titles = settings.chunk_titles
+    if titles and (not accepts_titles(embedder) or getattr(embedder, "embed_stream", None) is not None):
+        raise ConfigError(f"chunk_titles needs an embedder that takes titles; {type(embedder).__name__} does not "
+                          "(Ray builds and some wrappers do not yet): set chunk_titles = false (RAG_CHUNK_TITLES=0)")
     if cfg.kind == "qdrant":
         return _build_qdrant(root, settings, cfg, embedder, rebuild, terms, started, documents)
     path = Path(settings.index_dir)
     report = BuildReport(path)
     with build_lock(path):
         docs, report.skipped, chunks, chunker = documents_and_chunks(root, settings, embedder, documents)
-        previous = None if rebuild else _previous(path, embedder, chunker)
-        cache: dict[str, np.ndarray] = {}
+        previous = None if rebuild else _previous(path, embedder, chunker, titles)
+        cache: dict[str | tuple[str, str], np.ndarray] = {}
         if previous is not None:
-            cache = {c.hash: previous.vectors[i] for i, c in enumerate(previous.chunks)}
+            cache = {vector_key(c, titles): previous.vectors[i] for i, c in enumerate(previous.chunks)}
             report.removed_documents = sorted(set(previous.manifest.documents) - {d.id for d in docs})
-        todo = [c for c in chunks if c.hash not in cache]
+        todo = [c for c in chunks if vector_key(c, titles) not in cache]
         unchanged = (previous is not None and not todo and not report.removed_documents
                      and [c.hash for c in previous.chunks] == [c.hash for c in chunks] and previous.manifest.index_kind == settings.index_kind)
         report.documents, report.chunks = len(docs), len(chunks)
@@ -143,10 +147,10 @@ def build_index(
             return report
 
         if todo:
-            log.info("embedding %d new or changed chunks (%d reused)", len(todo), report.reused)
-            fresh = embed_documents(embedder, todo)
-            cache.update({c.hash: v for c, v in zip(todo, fresh)})
-        vectors = np.stack([cache[c.hash] for c in chunks]).astype(np.float32)
+            log.info("embedding %d new or changed chunks (%d reused)%s", len(todo), report.reused, ", with their titles" if titles else "")
+            fresh = embed_documents(embedder, todo, titles)
+            cache.update({vector_key(c, titles): v for c, v in zip(todo, fresh)})
+        vectors = np.stack([cache[vector_key(c, titles)] for c in chunks]).astype(np.float32)
         manifest = _manifest(root, settings, docs, chunks, embedder, int(vectors.shape[1]), chunker)
         write_atomic(path, manifest, chunks, vectors, settings.hnsw_m)
         report.written = True
@@ -176,24 +180,49 @@ def documents_and_chunks(root: Path, settings: IndexSettings, embedder: Embedder
 EMBED_BLOCK = 512  # chunks per embedding call, so progress (done, rate, ETA) is logged during long builds
 
 
-def embed_documents(embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
-    """The unit vectors of ``chunks``, in order, with progress logged for long runs."""
+def vector_key(chunk: Chunk, titles: bool) -> str | tuple[str, str]:
+    """What a chunk's vector depends on: its text (its hash), and its title when chunks are embedded with titles."""
+    return (chunk.hash, chunk.title) if titles else chunk.hash
+
+
+def _embed_chunks(embedder: Embedder, chunks: list[Chunk], titles: bool) -> np.ndarray:
+    texts = [c.text for c in chunks]
+    if titles:  # each chunk with its document's title in the prompt (index.embedder.titled_prompt)
+        return embedder.embed(texts, "document", titles=[c.title for c in chunks])  # type: ignore[call-arg]
+    return embedder.embed(texts, "document")
+
+
+def embed_documents(embedder: Embedder, chunks: list[Chunk], titles: bool = False) -> np.ndarray:
+    """The unit vectors of ``chunks``, in order, with progress logged for long runs; ``titles``: each
+    embedded with its title (setting ``chunk_titles``; the embedder must take ``titles``)."""
     stream = getattr(embedder, "embed_stream", None)
     progress = Progress(len(chunks), "embedded", log_done=len(chunks) > EMBED_BLOCK)
-    if stream is not None:  # Ray: blocks arrive as workers finish them
+    if stream is not None and not titles:  # Ray: blocks arrive as workers finish them
         return stream([c.text for c in chunks], progress)
     parts = []
     for start in range(0, len(chunks), EMBED_BLOCK):
         block = chunks[start:start + EMBED_BLOCK]
-        parts.append(embedder.embed([c.text for c in block], "document"))
+        parts.append(_embed_chunks(embedder, block, titles))
         progress(len(block))
     return np.concatenate(parts).astype(np.float32)
 
 
-def _embed_plain(embedder: Embedder, chunks: list[Chunk]) -> np.ndarray:
+def _embed_plain(embedder: Embedder, chunks: list[Chunk], titles: bool = False) -> np.ndarray:
     stream = getattr(embedder, "embed_stream", None)
-    texts = [c.text for c in chunks]
-    return stream(texts, None) if stream is not None else embedder.embed(texts, "document")
+    if stream is not None and not titles:
+        return stream([c.text for c in chunks], None)
+    return _embed_chunks(embedder, chunks, titles)
+
+
+def expected_identity(settings: IndexSettings, embedder: Embedder) -> dict:
+    """What an index must have been built with to serve ``settings`` with ``embedder`` (``IndexStore.load(expect=)``,
+    ``index.stores.open_store``): the model, the chunking and ``chunk_titles``."""
+    return {
+        "embedding_model": embedder.name,
+        "model_fingerprint": embedder.fingerprint,
+        "chunking": {"target_tokens": settings.chunk_tokens, "overlap_sentences": settings.chunk_overlap_sentences, "tokenizer": "cl100k_base"},
+        "chunk_titles": settings.chunk_titles,
+    }
 
 
 def _manifest(root: Path, settings: IndexSettings, docs: list[Document], chunks: list[Chunk], embedder: Embedder, dim: int, chunker: Chunker) -> Manifest:
@@ -206,6 +235,7 @@ def _manifest(root: Path, settings: IndexSettings, docs: list[Document], chunks:
         chunking=chunker.settings(),
         documents={d.id: {"title": d.title, "source": d.source, "sha256": d.content_hash, "chunks": sum(c.doc_id == d.id for c in chunks)} for d in docs},
         corpus_root=str(Path(root).resolve()),
+        chunk_titles=settings.chunk_titles,
     )
 
 
@@ -223,13 +253,18 @@ def _build_qdrant(root: Path, settings: IndexSettings, cfg: StoreConfig, embedde
     with build_lock(Path(cfg.qdrant_path)) if not cfg.qdrant_url else nullcontext():  # a server: one builder at a time (docs/deploy.md)
         docs, report.skipped, chunks, chunker = documents_and_chunks(root, settings, embedder, documents)
         previous = None if rebuild else read_qdrant_manifest(cfg)
+        if previous is not None and previous[0].chunk_titles != settings.chunk_titles:
+            log.info("the collection was embedded %s titles, the settings ask %s: re-embedding everything",
+                     "with" if previous[0].chunk_titles else "without", "with" if settings.chunk_titles else "without")
+            rebuild, previous = True, None
         dim = previous[0].dim if previous and previous[0].model_fingerprint == embedder.fingerprint else None
         if dim is None:
             dim = int(getattr(embedder, "dim", 0) or embedder.embed([chunks[0].text], "document").shape[1])
         manifest = _manifest(root, settings, docs, chunks, embedder, dim, chunker)
         progress = Progress(len(chunks), "embedded and written")
         block = int(getattr(embedder, "block", EMBED_BLOCK))
-        sync = sync_collection(cfg, manifest, chunks, lambda batch: _embed_plain(embedder, batch), terms, rebuild, progress, block)
+        sync = sync_collection(cfg, manifest, chunks, lambda batch: _embed_plain(embedder, batch, settings.chunk_titles), terms, rebuild,
+                               progress, block)
         report.documents, report.chunks = len(docs), len(chunks)
         report.embedded, report.reused, report.written = sync.embedded, sync.reused, sync.written
         report.removed_documents = sorted(set(previous[0].documents) - {d.id for d in docs}) if previous else []
@@ -237,14 +272,18 @@ def _build_qdrant(root: Path, settings: IndexSettings, cfg: StoreConfig, embedde
     return report
 
 
-def _previous(path: Path, embedder: Embedder, chunker: Chunker) -> IndexStore | None:
-    """The existing index if its vectors can be reused (same model); else None (full re-embed)."""
+def _previous(path: Path, embedder: Embedder, chunker: Chunker, titles: bool = False) -> IndexStore | None:
+    """The existing index if its vectors can be reused (same model, embedded with titles or not as
+    ``titles`` asks); else None (full re-embed)."""
     try:
         manifest = read_manifest(path)
     except IndexMismatchError as exc:  # damaged or another format: rebuilt from scratch, never "up to date"
         log.warning("previous index at %s is unusable (%s); re-embedding everything", path, str(exc).split("; rebuild")[0])
         return None
     if manifest is None or manifest.model_fingerprint != embedder.fingerprint or manifest.embedding_model != embedder.name:
+        return None
+    if manifest.chunk_titles != titles:
+        log.info("previous index at %s was embedded %s chunk titles; re-embedding everything", path, "with" if manifest.chunk_titles else "without")
         return None
     try:
         return IndexStore.load(path)

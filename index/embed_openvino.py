@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Kind, model_fingerprint, resolve_dtype, resolve_model
+from index.embedder import Kind, model_fingerprint, resolve_dtype, resolve_model, titled_prompt
 from index.errors import ModelMissingError
 from index.settings import IndexSettings
 
@@ -237,15 +237,24 @@ class OpenVINOEmbedder:
         """Tokens of ``text`` for this model's own tokenizer (special tokens included)."""
         return len(self.tokenizer.encode(text, add_special_tokens=True).ids)
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: Kind, titles: Sequence[str] | None = None) -> np.ndarray:
         """L2-normalised float32 rows, one forward pass per ``batch_size`` texts (sorted by length,
-        as sentence-transformers does, so a batch pads little), in the order given."""
+        as sentence-transformers does, so a batch pads little), in the order given.
+
+        ``titles``: one per text, put in the document prompt's title slot (as the torch embedder does)."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         prompt = self.prompts.get(kind, "")
+        if titles is None:
+            prompts = [prompt] * len(texts)
+        else:
+            titles = list(titles)
+            if len(titles) != len(texts):
+                raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
+            prompts = [titled_prompt(prompt, t) for t in titles]
         compiled = self.compiled
-        encoded = self._tokenize([prompt + t for t in texts])
+        encoded = self._tokenize([p + t for p, t in zip(prompts, texts)])
         lengths = encoded["attention_mask"].sum(axis=1)
         order = np.argsort(-lengths, kind="stable")
         out = np.empty((len(texts), self.dim), dtype=np.float32)

@@ -47,6 +47,41 @@ class Embedder(Protocol):
     def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray: ...
 
 
+# EmbeddingGemma's document prompt is "title: none | text: ": the model was trained with the document's
+# title in that slot. ``chunk_titles`` (index.settings) fills it in per chunk.
+NO_TITLE = "title: none"
+
+
+def clean_title(title: str | None) -> str:
+    """A title as it goes into a prompt (and into cache keys): one line, spaces collapsed; "" for none."""
+    return " ".join(str(title or "").replace("\x00", " ").split())
+
+
+def titled_prompt(prompt: str, title: str | None) -> str:
+    """``prompt`` (a model's document prompt) with ``title`` in its title slot; unchanged for an empty title.
+
+    >>> titled_prompt("title: none | text: ", "Super Bowl 50")
+    'title: Super Bowl 50 | text: '
+    """
+    title = clean_title(title)
+    if not title:
+        return prompt
+    if NO_TITLE not in prompt:
+        raise ValueError(f"the model's document prompt {prompt!r} has no title slot ({NO_TITLE!r}); "
+                         "set chunk_titles = false for this model")
+    return prompt.replace(NO_TITLE, f"title: {title}", 1)
+
+
+def accepts_titles(embedder: object) -> bool:
+    """Whether ``embedder.embed`` takes per-text ``titles`` (the two runtimes here and the caching wrappers do)."""
+    import inspect
+
+    try:
+        return "titles" in inspect.signature(embedder.embed).parameters  # type: ignore[attr-defined]
+    except (AttributeError, TypeError, ValueError):
+        return False
+
+
 def resolve_model(name: str, models_dir: Path) -> Path | str:
     """A local folder for ``name`` (provisioned or a path), or the id itself for sentence-transformers."""
     if name in models.SPECS:
@@ -167,17 +202,29 @@ class SentenceTransformerEmbedder:
                 self._tokenizer = AutoTokenizer.from_pretrained(str(self.location))
         return len(self._tokenizer(text, add_special_tokens=True)["input_ids"])
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: Kind, titles: Sequence[str] | None = None) -> np.ndarray:
         """One forward pass per ``batch_size`` texts. (A server batches single questions across
-        requests and caches them with ``rag.batching.BatchedEmbedder`` around this.)"""
+        requests and caches them with ``rag.batching.BatchedEmbedder`` around this.)
+
+        ``titles``: one per text, each put in the title slot of the document prompt ("title: {title} |
+        text: " instead of "title: none | text: "); an empty title leaves the prompt as it is."""
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, kind)
+        if titles is not None:
+            titles = list(titles)
+            if len(titles) != len(texts):
+                raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
+        return self._encode(texts, kind, titles)
 
-    def _encode(self, texts: list[str], kind: Kind) -> np.ndarray:
+    def _encode(self, texts: list[str], kind: Kind, titles: list[str] | None = None) -> np.ndarray:
         model = self.model
         prompt = model.prompts.get(kind) if getattr(model, "prompts", None) else None
+        if titles is not None and any(clean_title(t) for t in titles):
+            # the prompt differs per text: prepended here, which is what encode(prompt=…) does (EmbeddingGemma's
+            # pooling includes the prompt tokens, so the vectors are the same as with prompt=)
+            texts = [titled_prompt(prompt or "", t) + text for t, text in zip(titles, texts)]
+            prompt = None
         vectors = model.encode(
             texts,
             prompt=prompt,

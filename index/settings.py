@@ -72,6 +72,9 @@ class IndexSettings:
     embed_runtime: str = "torch"
     chunk_tokens: int = 220  # target chunk size in cl100k tokens
     chunk_overlap_sentences: int = 1
+    # Each chunk embedded with its document's title in the model's document prompt ("title: {title} | text: "
+    # for EmbeddingGemma) instead of "title: none". Recorded in the manifest: changing it re-embeds everything.
+    chunk_titles: bool = False
     index_kind: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for large corpora)
     hnsw_m: int = 32
     max_upload_bytes: int = 2 * 1024 * 1024  # one article file added through the UI or the API (index.corpus)
@@ -92,6 +95,8 @@ class IndexSettings:
         object.__setattr__(self, "home", home)
         object.__setattr__(self, "index_dir", Path(self.index_dir).expanduser() if self.index_dir else home / "index")
         object.__setattr__(self, "models_dir", Path(self.models_dir).expanduser() if self.models_dir else home / "models")
+        if not isinstance(self.chunk_titles, bool):
+            raise ConfigError(f"setting chunk_titles must be true or false, got {self.chunk_titles!r}")
         for klass in reversed(type(self).__mro__):
             for name, allowed in vars(klass).get("CHOICES", {}).items():
                 if getattr(self, name) not in allowed:
@@ -153,6 +158,15 @@ def _coerce(f: dataclasses.Field, value: Any) -> Any:
     try:
         if "Path" in kind:
             return Path(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word in ("1", "true", "yes", "on"):
+                return True
+            if word in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(word)
         if kind == "int":
             return int(value)
         if kind == "float":

@@ -3,7 +3,7 @@
 Layout of an index directory::
 
     manifest.json   format version, embedding model + fingerprint, dimension,
-                    chunking settings, index kind, per-document content hashes
+                    chunking settings, chunk_titles, index kind, per-document content hashes
     chunks.jsonl    one Chunk per line, in vector order
     vectors.npy     float32 unit vectors (kept so re-indexing can reuse them)
     faiss.index     IndexFlatIP (exact) or IndexHNSWFlat (approximate), inner product
@@ -53,6 +53,9 @@ class Manifest:
     documents: dict[str, dict[str, Any]]
     corpus_root: str = ""
     created: float = field(default_factory=time.time)
+    # the chunks were embedded with their document's title in the prompt (setting chunk_titles); an index
+    # written before the setting existed has no such key and was embedded without titles
+    chunk_titles: bool = False
 
     def identity(self) -> dict[str, Any]:
         """What must match between an index and the settings that query it."""
@@ -62,6 +65,7 @@ class Manifest:
             "model_fingerprint": self.model_fingerprint,
             "dim": self.dim,
             "chunking": {k: self.chunking.get(k) for k in ("target_tokens", "overlap_sentences", "tokenizer")},
+            "chunk_titles": self.chunk_titles,
         }
 
 
@@ -178,7 +182,8 @@ class _Folder:
             manifest = Manifest(**data)
         except TypeError as exc:
             raise self.damaged("manifest.json", f"has wrong fields ({exc})") from None
-        types = {"embedding_model": str, "model_fingerprint": str, "dim": int, "index_kind": str, "chunking": dict, "documents": dict}
+        types = {"embedding_model": str, "model_fingerprint": str, "dim": int, "index_kind": str, "chunking": dict, "documents": dict,
+                 "chunk_titles": bool}
         wrong = [k for k, t in types.items() if not isinstance(getattr(manifest, k), t)]
         if wrong or manifest.dim <= 0:
             raise self.damaged("manifest.json", f"has invalid values ({', '.join(wrong) or 'dim'})")

@@ -1,5 +1,6 @@
 """One embedding cache for every place that embeds the same text again: a thread-safe LRU keyed by
-(model fingerprint, kind, text), optionally saved to an ``.npz`` file.
+(model fingerprint, kind, text), optionally saved to an ``.npz`` file. A document embedded with its
+title (``chunk_titles``) has the title in its kind, so titled and untitled vectors never mix.
 
 Keys stay plain tuples in memory (no digest per lookup: the sentence selector looks up every
 sentence of every passage on every request); the file holds the keys as strings beside one matrix.
@@ -28,6 +29,8 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
+from index.embedder import clean_title
+
 log = logging.getLogger(__name__)
 
 
@@ -37,8 +40,9 @@ class _Embeds(Protocol):
     def embed(self, texts: Sequence[str], kind: str) -> np.ndarray: ...
 
 
-Key = tuple[str, str, str]  # (model fingerprint, "query" | "document", text)
+Key = tuple[str, str, str]  # (model fingerprint, "query" | "document" | "document|title=<title>", text)
 _SEP = "\x00"
+TITLE_MARK = "|title="  # a titled document's kind in its key (clean_title never leaves a NUL in the title)
 
 
 class VectorCache:
@@ -95,15 +99,25 @@ class VectorCache:
             while self.max_items is not None and len(self._items) > self.max_items:
                 self._items.popitem(last=False)
 
-    def embed(self, embedder: _Embeds, texts: Sequence[str], kind: str) -> np.ndarray:
-        """``embedder.embed(texts, kind)``, computing only the texts not cached yet."""
+    def embed(self, embedder: _Embeds, texts: Sequence[str], kind: str, titles: Sequence[str] | None = None) -> np.ndarray:
+        """``embedder.embed(texts, kind)``, computing only the texts not cached yet.
+
+        ``titles`` (one per text, index.settings ``chunk_titles``): passed on as ``embed(..., titles=)``;
+        a titled text is cached under its own key (kind ``document|title=…``), never as the untitled
+        text. An empty title is the untitled prompt ("title: none"), so it shares the untitled key."""
         fingerprint = embedder.fingerprint
-        keys = [(fingerprint, kind, t) for t in texts]
+        named = [clean_title(t) for t in titles] if titles is not None else [""] * len(texts)
+        if len(named) != len(texts):
+            raise ValueError(f"{len(named)} titles for {len(texts)} texts")
+        keys = [(fingerprint, f"{kind}{TITLE_MARK}{n}" if n else kind, t) for t, n in zip(texts, named)]
         found = {k: v for k in set(keys) if (v := self.get(k)) is not None}
         first = {k: i for i, k in reversed(list(enumerate(keys)))}  # each new text embedded once
         missing = sorted(i for k, i in first.items() if k not in found)
         if missing:
-            vectors = embedder.embed([texts[i] for i in missing], kind)
+            if any(named[i] for i in missing):
+                vectors = embedder.embed([texts[i] for i in missing], kind, titles=[named[i] for i in missing])  # type: ignore[call-arg]
+            else:
+                vectors = embedder.embed([texts[i] for i in missing], kind)
             new = {keys[i]: v for i, v in zip(missing, vectors)}
             self.put(new)
             self.dirty = True
