@@ -115,18 +115,22 @@ class _ProgressEmbedder:
     def __getattr__(self, name: str) -> Any:  # count_tokens, max_tokens, dim… of the real model
         return getattr(self.inner, name)
 
-    def embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: str, titles: Sequence[str] | None = None) -> np.ndarray:
+        def inner(a: int, b: int) -> np.ndarray:  # titles only when given: the inner embedder may not take them
+            part = texts[a:b]
+            return self.inner.embed(part, kind) if titles is None else self.inner.embed(part, kind, titles=titles[a:b])
+
         if self.job is None or len(texts) <= PROGRESS_BATCH:
             if self.job is not None:
                 self.job.step(0, len(texts), f"embedding {len(texts)} new passage(s)")
-            out = self.inner.embed(texts, kind)
+            out = inner(0, len(texts))
             if self.job is not None:
                 self.job.step(len(texts), len(texts))
             return out
         parts = []
         for start in range(0, len(texts), PROGRESS_BATCH):
             self.job.step(start, len(texts), f"embedding new passages: {start} of {len(texts)}")
-            parts.append(self.inner.embed(texts[start:start + PROGRESS_BATCH], kind))
+            parts.append(inner(start, start + PROGRESS_BATCH))
         self.job.step(len(texts), len(texts), "writing the new index")
         return np.concatenate(parts)
 

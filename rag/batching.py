@@ -192,10 +192,10 @@ class BatchedEmbedder:
         self.fingerprint = inner.fingerprint
         self._queries = QueryBatcher(lambda texts: inner.embed(texts, "query"), cache_size, max_batch)
 
-    def embed(self, texts: Sequence[str], kind: Kind) -> np.ndarray:
+    def embed(self, texts: Sequence[str], kind: Kind, titles: Sequence[str] | None = None) -> np.ndarray:
         if kind == "query" and len(texts) == 1:
             return self._queries.embed(normalize_question(texts[0]))[None, :].copy()  # the cached row stays intact
-        return self.inner.embed(texts, kind)
+        return self.inner.embed(texts, kind) if titles is None else self.inner.embed(texts, kind, titles=titles)
 
     def cache_info(self) -> CacheInfo:
         return self._queries.info()

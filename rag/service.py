@@ -108,12 +108,9 @@ def _load_retriever(settings: RagSettings) -> Retriever:
     model = embedder(settings)
     # the passages' sentences embedded by earlier processes (the cold `rag ask` then embeds only the question)
     use_disk_cache(settings.home / "cache" / "sentence_vectors.npz")
-    expect = {
-        "embedding_model": model.name,
-        "model_fingerprint": model.fingerprint,
-        "chunking": {"target_tokens": settings.chunk_tokens, "overlap_sentences": settings.chunk_overlap_sentences, "tokenizer": "cl100k_base"},
-    }
-    store = open_store(store_config(settings), expect)  # the FAISS folder or the Qdrant collection (setting store)
+    from index.build import expected_identity  # the model, the chunking and chunk_titles the index must have
+
+    store = open_store(store_config(settings), expected_identity(settings, model))  # the FAISS folder or the Qdrant collection (setting store)
     if store.manifest.dim != model.dim:  # checked after the files, so a damaged index never loads the model
         raise IndexMismatchError(f"the index at {settings.index_dir} holds vectors of dimension {store.manifest.dim}, the model "
                                  f"{model.name!r} makes {model.dim}; {rebuild_hint(settings.index_dir, store.manifest.corpus_root)}")

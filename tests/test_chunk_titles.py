@@ -157,3 +157,20 @@ def test_xquad_titles_follow_the_contexts(tmp_path) -> None:
                      {"title": "Warsaw", "paragraphs": [{"context": "c", "qas": []}]}]}
     (tmp_path / "xquad.ar.json").write_text(json.dumps(data))
     assert context_titles(tmp_path) == ["Super Bowl 50", "Super Bowl 50", "Warsaw"]
+
+
+def test_the_serving_and_articles_wrappers_pass_titles_through() -> None:
+    # the server's BatchedEmbedder and the Articles tab's progress wrapper stand between the build and the model
+    from index.corpus import PROGRESS_BATCH, _ProgressEmbedder
+    from index.jobs import Job
+    from rag.batching import BatchedEmbedder
+
+    texts = [f"نص رقم {i}" for i in range(PROGRESS_BATCH + 3)]
+    titles = [f"عنوان {i}" for i in range(len(texts))]
+    want = TitledHashEmbedder().embed(texts, "document", titles=titles)
+    assert not np.allclose(want, TitledHashEmbedder().embed(texts, "document"))  # the titles do change the vectors
+    served = BatchedEmbedder(TitledHashEmbedder())
+    assert accepts_titles(served) and np.allclose(served.embed(texts, "document", titles=titles), want)
+    for job in (None, Job("test", "titled")):
+        wrapped = _ProgressEmbedder(TitledHashEmbedder(), job)
+        assert accepts_titles(wrapped) and np.allclose(wrapped.embed(texts, "document", titles=titles), want)
