@@ -30,6 +30,7 @@ from pathlib import Path
 from common import ROOT, report
 
 sys.path.insert(0, str(ROOT))
+from index.embedder import resolve_runtime  # noqa: E402
 from ui.settings import Settings  # noqa: E402
 
 AR = "من هو وزير الخارجية العراقي الذي التقى بلينكن؟"
@@ -97,7 +98,9 @@ def main() -> None:
     args = ap.parse_args()
     settings = Settings.load()
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "RAG_HOME": str(settings.home), "RAG_MODELS_DIR": str(settings.models_dir),
-           "RAG_INDEX_DIR": str(settings.index_dir), "RAG_EMBED_DTYPE": "bfloat16"}
+           "RAG_INDEX_DIR": str(settings.index_dir), "RAG_EMBED_DTYPE": "bfloat16",
+           # the runtime named, not left to "auto": the results file says which one ran
+           "RAG_EMBED_RUNTIME": resolve_runtime(settings.replace(embed_dtype="bfloat16"))}
     checkouts = {"after": ROOT} | ({"before": Path(args.before).resolve()} if args.before else {})
     results: dict[str, list[dict]] = {name: [] for name in checkouts}
     with tempfile.TemporaryDirectory() as scratch:
@@ -146,9 +149,9 @@ def main() -> None:
             (f"{name}: rag index of the seeds, wall", f"{med(name, 'index'):.1f} s"),
         ]
     name = "coldstart_extractive" if args.extractive_only else "coldstart"
-    if env.get("RAG_EMBED_RUNTIME", "torch") != "torch":  # another runtime's results beside torch's, not over them
-        name += "_" + env["RAG_EMBED_RUNTIME"]
-    runtime = env.get("RAG_EMBED_RUNTIME", "torch")
+    runtime = env["RAG_EMBED_RUNTIME"]
+    if runtime != "torch":  # another runtime's results beside torch's, not over them
+        name += "_" + runtime
     report(name, rows, {"embed_runtime": runtime, "rounds": args.rounds, "checkouts": {k: str(v) for k, v in checkouts.items()}, "results": results})
 
 

@@ -105,6 +105,11 @@ class OpenVINOEmbedder:
         """This model's IR folder (by fingerprint, conversion format and weight format)."""
         return self.ir_root / f"{Path(self.name).name}-{self.fingerprint}-v{IR_FORMAT}-{self.weights}"
 
+    @property
+    def ir_ready(self) -> bool:
+        """Whether this model's IR is converted (its completion marker is there; verified when loaded)."""
+        return (self.ir_dir / IR_MARKER).is_file()
+
     # -- loading -----------------------------------------------------------------------------------
 
     @property

@@ -56,7 +56,7 @@ class IndexSettings:
     CHOICES: ClassVar[dict[str, tuple[str, ...]]] = {
         "index_kind": ("flat", "hnsw"),
         "embed_dtype": ("auto", "float32", "bfloat16"),
-        "embed_runtime": ("torch", "openvino"),
+        "embed_runtime": ("auto", "torch", "openvino"),
         "store": ("faiss", "qdrant"),
     }
 
@@ -67,9 +67,10 @@ class IndexSettings:
     embedding_model: str = DEFAULT_EMBEDDING_MODEL  # a provisioned name, a local path or a sentence-transformers id
     embed_batch_size: int = 16
     embed_dtype: str = "auto"  # "auto" (bfloat16 where the CPU has native bf16, else float32) | "float32" | "bfloat16"
-    # "torch" (sentence-transformers) | "openvino" (the same model converted once to an OpenVINO IR, cached under
-    # models_dir/openvino; the openvino extra). Same vectors to cosine >= 0.999, so both serve one index.
-    embed_runtime: str = "torch"
+    # "auto" (OpenVINO when installed and the model converted by `rag models`, else torch) | "torch" (sentence-transformers)
+    # | "openvino" (the same model converted once to an OpenVINO IR under models_dir/openvino). Same vectors to
+    # cosine >= 0.999, so both serve one index; OpenVINO takes 0.43-0.63x torch's time (index.embedder.resolve_runtime).
+    embed_runtime: str = "auto"
     chunk_tokens: int = 220  # target chunk size in cl100k tokens
     chunk_overlap_sentences: int = 1
     # Each chunk embedded with its document's title in the model's document prompt ("title: {title} | text: "

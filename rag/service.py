@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from index.embedder import embedder_from_settings
+from index.embedder import embedder_from_settings, resolve_runtime
 from index.errors import IndexMismatchError
 from index.settings import IndexSettings
 from index.store import rebuild_hint
@@ -49,13 +49,14 @@ def embedder(settings: RagSettings) -> BatchedEmbedder:
         if made is None:
             section = IndexSettings(models_dir=settings.models_dir, embedding_model=settings.embedding_model,
                                     embed_batch_size=settings.embed_batch_size, embed_dtype=settings.embed_dtype,
-                                    embed_runtime=settings.embed_runtime)
+                                    embed_runtime=resolve_runtime(settings))
             made = _loaded[key] = BatchedEmbedder(embedder_from_settings(section, show_progress=False))
         return made
 
 
 def _model_key(settings: RagSettings) -> tuple:
-    return settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, settings.embed_runtime
+    # the resolved runtime: "auto" and the runtime it chose share one model
+    return settings.embedding_model, settings.models_dir, settings.embed_batch_size, settings.embed_dtype, resolve_runtime(settings)
 
 
 _models_lock = threading.Lock()  # not _lock: get_retriever holds that one while it asks for the embedder

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from index.embed_openvino import IR_MARKER, OpenVINOEmbedder
-from index.embedder import SentenceTransformerEmbedder, embedder_class, embedder_from_settings
+from index.embedder import SentenceTransformerEmbedder, embedder_class, embedder_from_settings, resolve_runtime, wants_openvino_ir
 from index.errors import ConfigError, ModelMissingError
 from index.settings import IndexSettings
 from tests.conftest import MODELS_DIR, ROOT, SEEDS
@@ -34,13 +34,37 @@ def fake_model(folder: Path, sliding_window: int | None = 8) -> Path:
 
 # -- fast ------------------------------------------------------------------------------------------
 
-def test_the_setting_defaults_to_torch_and_rejects_an_unknown_runtime(monkeypatch) -> None:
-    assert IndexSettings().embed_runtime == "torch"
+def test_the_setting_defaults_to_auto_and_rejects_an_unknown_runtime(monkeypatch) -> None:
+    assert IndexSettings().embed_runtime == "auto"
     monkeypatch.setenv("RAG_EMBED_RUNTIME", "openvino")
     assert IndexSettings.load().embed_runtime == "openvino"
     monkeypatch.setenv("RAG_EMBED_RUNTIME", "onnx")
-    with pytest.raises(ConfigError, match="embed_runtime must be one of 'torch', 'openvino'"):
+    with pytest.raises(ConfigError, match="embed_runtime must be one of 'auto', 'torch', 'openvino'"):
         IndexSettings.load()
+
+
+def test_auto_is_openvino_only_when_installed_and_converted(tmp_path, monkeypatch) -> None:
+    import index.embedder as embedder_module
+
+    fake_model(tmp_path / "models" / "m")
+    settings = IndexSettings(models_dir=tmp_path / "models", embedding_model="m")  # embed_runtime "auto"
+    assert resolve_runtime(settings.replace(embed_runtime="torch")) == "torch"
+    assert resolve_runtime(settings.replace(embed_runtime="openvino")) == "openvino"
+    monkeypatch.setattr(embedder_module, "openvino_installed", lambda: True)
+    embedder_module._auto_runtime.cache_clear()
+    assert resolve_runtime(settings) == "torch"  # installed, not converted: no 1.5-minute conversion in a question
+    assert wants_openvino_ir(settings) and not wants_openvino_ir(settings.replace(embed_runtime="torch"))
+    ir = OpenVINOEmbedder.from_settings(settings, show_progress=False).ir_dir
+    ir.mkdir(parents=True)
+    (ir / IR_MARKER).write_text("{}")
+    embedder_module._auto_runtime.cache_clear()
+    assert resolve_runtime(settings) == "openvino"
+    assert isinstance(embedder_from_settings(settings, show_progress=False), OpenVINOEmbedder)
+    monkeypatch.setattr(embedder_module, "openvino_installed", lambda: False)
+    embedder_module._auto_runtime.cache_clear()
+    assert resolve_runtime(settings) == "torch" and not wants_openvino_ir(settings)
+    assert isinstance(embedder_from_settings(settings, show_progress=False), SentenceTransformerEmbedder)
+    embedder_module._auto_runtime.cache_clear()
 
 
 def test_the_registry_picks_the_class_by_runtime(tmp_path) -> None:

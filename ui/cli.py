@@ -47,6 +47,7 @@ def cmd_models(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from index import models
+    from index.embedder import wants_openvino_ir
 
     settings = _settings(args)
     specs = [models.EMBEDDING] if args.embedding_only else [models.EMBEDDING, models.LLM]
@@ -69,11 +70,11 @@ def cmd_models(args: argparse.Namespace) -> int:
         with tqdm(total=len(spec.requirements), desc=f"{spec.name}: pieces", unit="piece") as bar:
             path = models.provision(spec, settings.models_dir, force=args.force, progress=bar.update)
         print(f"{spec.name}: verified and installed at {path}")
-    if settings.embed_runtime == "openvino":  # converted here, once, rather than inside the first question
-        from index.embedder import embedder_from_settings
+    if wants_openvino_ir(settings):  # converted here, once, rather than inside the first question
+        from index.embedder import embedder_class
         from index.settings import IndexSettings
 
-        embedder = embedder_from_settings(settings.section(IndexSettings), show_progress=False)
+        embedder = embedder_class("openvino").from_settings(settings.section(IndexSettings), show_progress=False)
         print(f"OpenVINO IR: checking {embedder.ir_dir} (a conversion, when none is there, takes about 1.5 minutes on 2 cores)", flush=True)
         embedder.compiled  # converts when missing or damaged, then compiles
         print(f"OpenVINO IR: ready at {embedder.ir_dir}")
