@@ -283,10 +283,8 @@ def resolve_runtime(settings: IndexSettings) -> str:
 def _auto_runtime(model: str, models_dir: str, dtype: str) -> str:
     if not openvino_installed():
         return "torch"
-    from index.embed_openvino import OpenVINOEmbedder  # imports openvino only when an IR is loaded
-
-    try:
-        ir_ready = OpenVINOEmbedder.from_settings(IndexSettings(embedding_model=model, models_dir=Path(models_dir),
+    try:  # through the registry (imports openvino only when an IR is loaded): embed_openvino imports this module
+        ir_ready = embedder_class("openvino").from_settings(IndexSettings(embedding_model=model, models_dir=Path(models_dir),
                                                                 embed_dtype=dtype), show_progress=False).ir_ready
     except ModelMissingError:  # not a local folder: only torch can load it (or report it missing)
         return "torch"

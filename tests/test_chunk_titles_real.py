@@ -23,7 +23,7 @@ TITLES = ["الحوار الاستراتيجي بين العراق والولا�
 
 @pytest.fixture(scope="module")
 def torch_emb() -> SentenceTransformerEmbedder:
-    return embedder_from_settings(IndexSettings(models_dir=MODELS_DIR, embed_dtype="bfloat16"), show_progress=False)
+    return embedder_from_settings(IndexSettings(models_dir=MODELS_DIR, embed_dtype="bfloat16", embed_runtime="torch"), show_progress=False)
 
 
 def test_a_titled_chunk_embeds_differently_and_as_the_models_own_prompt(torch_emb) -> None:
@@ -34,7 +34,7 @@ def test_a_titled_chunk_embeds_differently_and_as_the_models_own_prompt(torch_em
 
 def test_the_title_prompt_is_what_sentence_transformers_makes_of_it() -> None:
     # in float32: bfloat16 inference on this CPU differs between two identical calls by up to 0.004 of cosine
-    emb = embedder_from_settings(IndexSettings(models_dir=MODELS_DIR, embed_dtype="float32"), show_progress=False)
+    emb = embedder_from_settings(IndexSettings(models_dir=MODELS_DIR, embed_dtype="float32", embed_runtime="torch"), show_progress=False)
     model = emb.model
     titled = emb.embed(TEXTS, "document", titles=TITLES)
     for text, title, vector in zip(TEXTS, TITLES, titled):

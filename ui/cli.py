@@ -74,9 +74,15 @@ def cmd_models(args: argparse.Namespace) -> int:
         from index.embedder import embedder_class
         from index.settings import IndexSettings
 
-        embedder = embedder_class("openvino").from_settings(settings.section(IndexSettings), show_progress=False)
-        print(f"OpenVINO IR: checking {embedder.ir_dir} (a conversion, when none is there, takes about 1.5 minutes on 2 cores)", flush=True)
-        embedder.compiled  # converts when missing or damaged, then compiles
+        try:
+            embedder = embedder_class("openvino").from_settings(settings.section(IndexSettings), show_progress=False)
+            print(f"OpenVINO IR: checking {embedder.ir_dir} (a conversion, when none is there, takes about 1.5 minutes on 2 cores)", flush=True)
+            embedder.compiled  # converts when missing or damaged, then compiles
+        except Exception as exc:  # noqa: BLE001 - under "auto" any failure only means torch runs the embedder
+            if settings.embed_runtime == "openvino":
+                raise
+            print(f"OpenVINO IR: not made ({exc}); the embedder runs on torch (embed_runtime auto)", file=sys.stderr)
+            return 0
         print(f"OpenVINO IR: ready at {embedder.ir_dir}")
     return 0
 
