@@ -138,7 +138,9 @@ def build_index(
             report.removed_documents = sorted(set(previous.manifest.documents) - {d.id for d in docs})
         todo = [c for c in chunks if vector_key(c, titles) not in cache]
         unchanged = (previous is not None and not todo and not report.removed_documents
-                     and [c.hash for c in previous.chunks] == [c.hash for c in chunks] and previous.manifest.index_kind == settings.index_kind)
+                     # the title too: a renamed article keeps its vectors (untitled) but not its old headline
+                     and [(c.hash, c.title) for c in previous.chunks] == [(c.hash, c.title) for c in chunks]
+                     and previous.manifest.index_kind == settings.index_kind)
         report.documents, report.chunks = len(docs), len(chunks)
         report.embedded, report.reused = len(todo), len(chunks) - len(todo)
         if unchanged:

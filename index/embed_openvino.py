@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 
 IR_FORMAT = 1  # bump when the conversion changes: older IRs are then rebuilt beside them
 IR_MARKER = "ir.json"  # written last inside the IR folder: its absence means an unfinished IR
-INSTALL_HINT = "pip install '.[openvino]'"
+INSTALL_HINT = "pip install openvino (a dependency of the project: reinstall it with pip install -e .)"
 
 
 def _import_openvino():
@@ -103,12 +103,27 @@ class OpenVINOEmbedder:
     @property
     def ir_dir(self) -> Path:
         """This model's IR folder (by fingerprint, conversion format and weight format)."""
-        return self.ir_root / f"{Path(self.name).name}-{self.fingerprint}-v{IR_FORMAT}-{self.weights}"
+        return self._ir_dir_for(self.weights)
+
+    def _ir_dir_for(self, weights: str) -> Path:
+        return self.ir_root / f"{Path(self.name).name}-{self.fingerprint}-v{IR_FORMAT}-{weights}"
 
     @property
     def ir_ready(self) -> bool:
-        """Whether this model's IR is converted (its completion marker is there; verified when loaded)."""
-        return (self.ir_dir / IR_MARKER).is_file()
+        """Whether a converted IR of this model is in place, cheaply (no hashing, nothing removed; a load
+        verifies it fully): its marker readable, made from this model, every file at its recorded size.
+        While ``dtype`` is "auto" either weight format counts: the load picks one by the CPU (f32 where it
+        has no bf16), and ``rag models`` converted into that one."""
+        for weights in (("f16", "f32") if self.dtype == "auto" else (self.weights,)):
+            folder = self._ir_dir_for(weights)
+            try:
+                record = json.loads((folder / IR_MARKER).read_text())
+                if record.get("fingerprint") == self.fingerprint and all(
+                        (folder / f).stat().st_size == size for f, size in record["sizes"].items()):
+                    return True
+            except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                continue
+        return False
 
     # -- loading -----------------------------------------------------------------------------------
 

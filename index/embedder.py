@@ -79,9 +79,12 @@ def accepts_titles(embedder: object) -> bool:
     import inspect
 
     try:
-        return "titles" in inspect.signature(embedder.embed).parameters  # type: ignore[attr-defined]
+        if "titles" not in inspect.signature(embedder.embed).parameters:  # type: ignore[attr-defined]
+            return False
     except (AttributeError, TypeError, ValueError):
         return False
+    inner = getattr(embedder, "__dict__", {}).get("inner")  # a wrapper passes titles on: what it wraps must take them
+    return inner is None or accepts_titles(inner)
 
 
 def resolve_model(name: str, models_dir: Path) -> Path | str:

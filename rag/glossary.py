@@ -16,6 +16,7 @@ Example::
 """
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import threading
@@ -221,24 +222,24 @@ def _close_in_meaning(parts: list[str], arabic_words: list[str], embedder) -> bo
 # A bare noun an article uses for a group it named before: in a piece that named داعش, "التنظيم" (the
 # organisation) is ISIS, and a sentence translated on its own comes back "the organisation" (issue 12,
 # dev d10). Each anaphor lists the names it can stand for (glossary forms, so ``prepare`` writes them in
-# English); the one named last before the sentence, within REFERENT_WINDOW characters, replaces it.
+# English); the one named last before it, within REFERENT_WINDOW characters before the sentence, replaces it.
 ANAPHORS: dict[str, tuple[str, ...]] = {
     "التنظيم": ("داعش", "تنظيم داعش", "تنظيم الدولة", "الدولة الإسلامية", "تنظيم القاعدة", "حزب الله",
-                "كتائب حزب الله", "حماس", "حركة حماس"),
+                "كتائب حزب الله", "حركة حماس"),  # not a bare حماس: بحماس is "with enthusiasm"
 }
 REFERENT_WINDOW = 6000  # about two pages of text: further back, the article has moved on
-# "التنظيم" followed by one of these is still the group ("التنظيم الإرهابي"); followed by another
-# ال-word it is something else ("التنظيم الإداري", the administrative organisation)
-_ANAPHOR_ADJECTIVES = ("الإرهابي", "الارهابي", "المتطرف", "المسلح")
+# "التنظيم" followed by one of these is still the group ("التنظيم الإرهابي", "التنظيم الذي يقوده…"); followed
+# by another ال-word it is something else ("التنظيم الإداري", the administrative organisation)
+_STILL_THE_GROUP = frozenset(("الإرهابي", "الارهابي", "المتطرف", "المسلح", "الذي", "التي", "الذين"))
+_ANAPHOR = re.compile(rf"(?<![\w])(?P<clitic>(?:و|ف)?(?:ب|ل)?)(?P<word>{'|'.join(re.escape(a) for a in ANAPHORS)}"
+                      rf"|لل(?:{'|'.join(re.escape(a[2:]) for a in ANAPHORS)}))(?![\w])")
 
 
-def _anaphor_re() -> re.Pattern:
-    words = "|".join(re.escape(a) for a in ANAPHORS)
-    # a clitic (و، ف، ب، ل) may precede it; لل + stem is ل + ال
-    return re.compile(rf"(?<![\w])(?P<clitic>(?:و|ف)?(?:ب|ل)?)(?P<word>{words}|لل(?:{'|'.join(re.escape(a[2:]) for a in ANAPHORS)}))(?![\w])")
-
-
-_ANAPHOR = _anaphor_re()
+@lru_cache(maxsize=None)
+def _referents(anaphor: str) -> tuple[re.Pattern, tuple[str, ...]]:
+    """One pattern for every name ``anaphor`` can stand for (longest first, clitics and لل allowed)."""
+    names = tuple(sorted(ANAPHORS[anaphor], key=len, reverse=True))
+    return re.compile("|".join(f"(?P<n{i}>{_form_pattern(n)})" for i, n in enumerate(names))), names
 
 
 def has_anaphor(arabic: str) -> bool:
@@ -247,28 +248,37 @@ def has_anaphor(arabic: str) -> bool:
 
 
 def resolve_references(sentence: str, before: str) -> str:
-    """``sentence`` with each bare group noun replaced by the group the text ``before`` it named last.
+    """``sentence`` with each bare group noun replaced by the group named last before it (in ``before``,
+    the article's text up to the sentence, or earlier in the sentence).
 
     >>> resolve_references("التهديد الذي يشكله التنظيم", "الهزيمة بداعش في العراق.")
     'التهديد الذي يشكله داعش'
     >>> resolve_references("إعادة التنظيم الإداري للوزارة", "الهزيمة بداعش.")
     'إعادة التنظيم الإداري للوزارة'
     """
+    found = list(_ANAPHOR.finditer(sentence))
+    if not found:
+        return sentence
+    context = before[-REFERENT_WINDOW:] + "\n"
+    offset = len(context)
+    context += sentence
+    named: dict[str, tuple[list[int], list[str]]] = {}  # anaphor -> (ends, names) of the names in context, in order
     out, last = [], 0
-    for m in _ANAPHOR.finditer(sentence):
+    for m in found:
         word = m.group("word")
         anaphor = "ال" + word[2:] if word.startswith("لل") else word
         nxt = sentence[m.end():].split(maxsplit=1)
-        if nxt and nxt[0].startswith("ال") and nxt[0].strip(".,،؛:\"»") not in _ANAPHOR_ADJECTIVES:
+        if nxt and nxt[0].startswith("ال") and nxt[0].strip(".,،؛:!?؟\"'»«)(") not in _STILL_THE_GROUP:
             continue
-        context = (before[-REFERENT_WINDOW:] + " " + sentence[:m.start()])
-        best, end = "", -1  # the name that ends last, the longest of those ("تنظيم داعش" over "داعش")
-        for name in ANAPHORS[anaphor]:
-            for found in re.finditer(rf"(?<![\w]){_PREFIX}{re.escape(name)}(?![\w])", context):
-                if found.end() > end or (found.end() == end and len(name) > len(best)):
-                    best, end = name, found.end()
-        if not best:
+        if anaphor not in named:  # one scan of the context per anaphor, however often it occurs
+            pattern, names = _referents(anaphor)
+            hits = [(h.end(), names[int(h.lastgroup[1:])]) for h in pattern.finditer(context)]
+            named[anaphor] = ([e for e, _ in hits], [n for _, n in hits])
+        ends, names = named[anaphor]
+        k = bisect.bisect_right(ends, offset + m.start()) - 1  # the last name ending before this occurrence
+        if k < 0:
             continue
+        best = names[k]
         clitic = m.group("clitic") + ("ل" if word.startswith("لل") else "")
         if clitic.endswith("ل") and best.startswith("ال"):
             best = best[1:]  # ل + الدولة → للدولة: the alif drops

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from index.embedder import embedder_from_settings, resolve_runtime
@@ -105,10 +106,17 @@ def warm_prompts() -> list[list[tuple[str, str]]]:
     return [answer_line_messages("؟", [(1, "…")], "ar"), translation_messages("…")]
 
 
+def sentence_cache_path(settings: RagSettings) -> Path:
+    """Where the passages' sentence vectors persist between processes: one file per runtime, since both
+    share the model's fingerprint and their vectors are close but not equal (a near-tie could flip)."""
+    runtime = resolve_runtime(settings)
+    return settings.home / "cache" / ("sentence_vectors.npz" if runtime == "torch" else f"sentence_vectors-{runtime}.npz")
+
+
 def _load_retriever(settings: RagSettings) -> Retriever:
     model = embedder(settings)
     # the passages' sentences embedded by earlier processes (the cold `rag ask` then embeds only the question)
-    use_disk_cache(settings.home / "cache" / "sentence_vectors.npz")
+    use_disk_cache(sentence_cache_path(settings))
     from index.build import expected_identity  # the model, the chunking and chunk_titles the index must have
 
     store = open_store(store_config(settings), expected_identity(settings, model))  # the FAISS folder or the Qdrant collection (setting store)

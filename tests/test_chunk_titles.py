@@ -174,3 +174,23 @@ def test_the_serving_and_articles_wrappers_pass_titles_through() -> None:
     for job in (None, Job("test", "titled")):
         wrapped = _ProgressEmbedder(TitledHashEmbedder(), job)
         assert accepts_titles(wrapped) and np.allclose(wrapped.embed(texts, "document", titles=titles), want)
+
+    class Untitled:  # an embedder without titles stays one when wrapped: refused before the build, not mid-way
+        name, fingerprint, dim = "u", "u", 4
+
+        def embed(self, texts, kind):
+            return np.zeros((len(texts), 4), dtype=np.float32)
+
+    assert not accepts_titles(BatchedEmbedder(Untitled())) and not accepts_titles(_ProgressEmbedder(Untitled(), None))
+
+
+def test_a_renamed_article_is_written_without_titles_too(tmp_path) -> None:
+    # found by review: with chunk_titles off, a rename left the old headline in the manifest and the
+    # chunks (which BM25 and the sources panel read) because every chunk's text hash was unchanged
+    emb = TitledHashEmbedder()
+    build_index(tmp_path, settings(tmp_path, False), emb, documents=docs())
+    renamed = build_index(tmp_path, settings(tmp_path, False), emb, documents=docs("عنوان جديد"))
+    assert renamed.written and renamed.embedded == 0  # nothing to embed: the vectors hold no title
+    store = IndexStore.load(tmp_path / "index")
+    assert store.manifest.documents["b"]["title"] == "عنوان جديد"
+    assert {c.title for c in store.chunks if c.doc_id == "b"} == {"عنوان جديد"}

@@ -64,7 +64,9 @@ def test_a_second_cold_ask_embeds_no_passage_sentence(seed_index, tmp_path) -> N
     out = subprocess.run(ask, capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
-    path = home / "cache" / "sentence_vectors.npz"
+    from rag.service import sentence_cache_path
+
+    path = sentence_cache_path(seed_index.replace(home=home))
     assert path.exists(), "the first run did not keep the sentences it embedded"
     # every sentence of every passage the answer was chosen from is in the file, under the model's fingerprint
     assert answer["citations"]

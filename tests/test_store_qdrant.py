@@ -198,3 +198,26 @@ def test_local_mode_serves_one_process_and_says_what_to_use_instead(qsettings) -
             f"client_for(StoreConfig(kind='qdrant', qdrant_path=Path({str(cfg.qdrant_path)!r})))")
     other = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert other.returncode != 0 and "IndexBusyError" in other.stderr and "qdrant_url" in other.stderr
+
+
+@pytest.mark.parametrize("titled", [True, False], ids=["chunk_titles", "untitled"])
+def test_a_renamed_article_gets_its_new_title_in_every_vector_that_holds_it(qsettings, tmp_path, titled) -> None:
+    # found by review: point ids come from (document, text), so a rename kept the old title in the dense
+    # vector (chunk_titles) and in the BM25 sparse vector (always)
+    from tests.test_chunk_titles import TitledHashEmbedder, docs
+
+    settings = dataclasses.replace(qsettings, chunk_titles=titled)
+    emb = TitledHashEmbedder()
+    build_index(tmp_path, settings, emb, terms=tokenize, documents=docs())
+    renamed = build_index(tmp_path, settings, emb, terms=tokenize, documents=docs("عنوان مختلف"))
+    assert renamed.embedded == (1 if titled else 0)
+    store = open_store(store_config(settings))
+    ids = list(points(settings))
+    chunks = store.fetch(ids)
+    b = next(pid for pid in ids if chunks[pid][0].doc_id == "b")
+    assert chunks[b][0].title == "عنوان مختلف"
+    assert store.search_lexical([tokenize("مختلف")], 1)[0][0][0] == b  # BM25 finds the new title (same length: no drift rewrite)
+    if titled:
+        want = emb.embed([chunks[b][0].text], "document", titles=["عنوان مختلف"])
+        top = store.search(want, 1)[0][0]
+        assert top[0] == b and top[1] == pytest.approx(1.0, abs=1e-5)

@@ -91,3 +91,16 @@ def test_a_bare_organisation_noun_becomes_the_group_the_article_named_last() -> 
     # not a group: another ال-word after it, or no group named before
     assert resolve_references("إعادة التنظيم الإداري للوزارة", before) == "إعادة التنظيم الإداري للوزارة"
     assert resolve_references("التهديد الذي يشكله التنظيم", "لا ذكر لأي جماعة هنا") == "التهديد الذي يشكله التنظيم"
+
+
+def test_group_nouns_found_by_the_review() -> None:
+    from rag.glossary import resolve_references
+
+    # a relative clause after it: still the group
+    assert resolve_references("وقال إن التنظيم الذي يقوده البغدادي خسر", "هزيمة داعش") == "وقال إن داعش الذي يقوده البغدادي خسر"
+    # بحماس is "with enthusiasm", not Hamas; حركة حماس is the group
+    assert resolve_references("التنظيم مسؤول", "استقبل الجمهور اللاعبين بحماس كبير") == "التنظيم مسؤول"
+    assert resolve_references("التنظيم مسؤول", "بيان من حركة حماس") == "حركة حماس مسؤول"
+    assert resolve_references("التنظيم مسؤول", "قال للدولة الإسلامية") == "الدولة الإسلامية مسؤول"  # named after لل
+    # many occurrences (a hostile upload): each one resolved, from one scan of the text before
+    assert resolve_references("قال التنظيم " * 2000, "داعش " * 3000).count("داعش") == 2000

@@ -175,7 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("models", cmd_models, "download, assemble and verify the default models (idempotent)",
             "examples:\n  rag models\n  rag models --verify      rehash the installed files and the embedder's bfloat16 copy\n"
-            "  RAG_EMBED_RUNTIME=openvino rag models --embedding-only   also convert the embedder for OpenVINO (once)\n")
+            "  rag models --embedding-only   the embedder only; with OpenVINO installed it is converted once\n"
+            "                                (embed_runtime auto; RAG_EMBED_RUNTIME=torch skips the conversion)\n")
     p.add_argument("--force", action="store_true", help="reinstall even when a verified copy exists")
     p.add_argument("--verify", action="store_true", help="rehash installed files (the embedder's bfloat16 copy too) and repair them if corrupt")
     p.add_argument("--embedding-only", action="store_true", help="skip the local LLM (1.1 GB)")

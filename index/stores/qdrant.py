@@ -337,7 +337,11 @@ def sync_collection(
         _write_manifest(cfg, manifest, avgdl, version + 1)
     existing = _scroll_payloads(client, name) if previous is not None else {}
 
-    todo = [i for i, pid in enumerate(ids) if pid not in existing]
+    # a retitled chunk (same text, the article renamed): its BM25 terms hold the title, and with chunk_titles
+    # its vector too, so it is embedded again; without, its sparse vector is rewritten below
+    retitled = {i for i, pid in enumerate(ids) if pid in existing and existing[pid].get("title") != chunks[i].title}
+    titled = bool(getattr(manifest, "chunk_titles", False))
+    todo = [i for i, pid in enumerate(ids) if pid not in existing or (titled and i in retitled)]
     report.embedded, report.reused = len(todo), len(chunks) - len(todo)
     for start in range(0, len(todo), embed_block):
         block = todo[start:start + embed_block]
@@ -352,19 +356,22 @@ def sync_collection(
                 progress(len(batch))
 
     wanted = set(ids)
-    keep = [i for i, pid in enumerate(ids) if pid in existing]
+    embedded = set(todo)
+    keep = [i for i, pid in enumerate(ids) if pid in existing and i not in embedded]
     for i in keep:  # same text, moved (offsets, ordinal) or retitled: payload only
         record = chunks[i].to_dict()
         if any(existing[ids[i]].get(f) != record[f] for f in existing[ids[i]]):
             client.set_payload(name, payload=record, points=[ids[i]], wait=True)
             report.payload_updated += 1
     if keep and old_avgdl and abs(avgdl / old_avgdl - 1) > AVGDL_DRIFT:
-        for start in range(0, len(keep), WRITE_BATCH):
-            batch = keep[start:start + WRITE_BATCH]
-            client.update_vectors(name, points=[models.PointVectors(id=ids[i], vector={SPARSE: document_sparse(chunk_terms[i], avgdl)}) for i in batch])
+        rewrite = keep  # every kept chunk's BM25 values, with the new average length
         report.sparse_rewritten = len(keep)
     else:
         avgdl = old_avgdl or avgdl  # the values written so far were computed with it
+        rewrite = [i for i in keep if i in retitled]  # their terms changed with the title
+    for start in range(0, len(rewrite), WRITE_BATCH):
+        batch = rewrite[start:start + WRITE_BATCH]
+        client.update_vectors(name, points=[models.PointVectors(id=ids[i], vector={SPARSE: document_sparse(chunk_terms[i], avgdl)}) for i in batch])
     stale = [pid for pid in existing if pid not in wanted]
     for start in range(0, len(stale), WRITE_BATCH):
         client.delete(name, points_selector=models.PointIdsList(points=stale[start:start + WRITE_BATCH]), wait=True)
