@@ -25,11 +25,13 @@ from index.store import IndexStore
 from index.stores import VectorStore, register_lexical_terms
 from rag.language import detect_language
 from rag.lexical import BM25Index, EnglishBridge, tokenize
+from rag.thresholds import SENTENCE_RERANK_DEPTH, SENTENCE_RERANK_WEIGHT
 from rag.types import Passage
 
 log = logging.getLogger(__name__)
 
-MODES = ("hybrid", "dense", "bm25", "hybrid-plain")  # hybrid-plain: hybrid without the English bridge (for comparison)
+# hybrid-plain: hybrid without the English bridge; hybrid-passages: hybrid without the sentence re-ranking (both for comparison)
+MODES = ("hybrid", "dense", "bm25", "hybrid-plain", "hybrid-passages")
 # Lexical weight by question language; measured on XQuAD and the seed dev set (README, "Retrieval").
 # English: 0.1 with the FreeDict bridge, 0.05 without it (bench/results/retrieval_routes.json).
 LEXICAL_WEIGHT = {"ar": 0.3, "en": 0.1}
@@ -54,9 +56,10 @@ class Retriever:
     """
 
     def __init__(self, store: IndexStore | VectorStore, embedder: Embedder, lexical_weight: dict[str, float] | None = None,
-                 bridge: Sequence[str] = BRIDGE) -> None:
+                 bridge: Sequence[str] = BRIDGE, sentence_weight: float = SENTENCE_RERANK_WEIGHT) -> None:
         self.store = store
         self.embedder = embedder
+        self.sentence_weight = sentence_weight
         self.lexical_weight = dict(LEXICAL_WEIGHT if lexical_weight is None else lexical_weight)
         self.remote = bool(getattr(store, "lexical", False))
         # a remote store's texts stay there: the "names" bridge route (built from the corpus's words) finds nothing on it
@@ -101,15 +104,44 @@ class Retriever:
         n = self._count()
         if n == 0 or not queries:
             return [[] for _ in queries]
+        by_sentences = mode == "hybrid"
+        mode = "hybrid" if mode == "hybrid-passages" else mode
         qvecs = self.embedder.embed(list(queries), "query") if mode != "bm25" else None
         k = min(n, max(CANDIDATES, top_k * 4))
         if self.remote:
-            return self._search_remote(queries, qvecs, k, n, top_k, mode, min_score)
-        dense_hits = self.store.search(qvecs, k) if qvecs is not None else [[] for _ in queries]
-        results = []
-        for qi, query in enumerate(queries):
-            results.append(self._rank(query, qvecs[qi] if qvecs is not None else None, dense_hits[qi], top_k, mode, min_score))
-        return results
+            results = self._search_remote(queries, qvecs, k, n, top_k, mode, min_score)
+        else:
+            dense_hits = self.store.search(qvecs, k) if qvecs is not None else [[] for _ in queries]
+            results = [self._rank(query, qvecs[qi] if qvecs is not None else None, dense_hits[qi], top_k, mode, min_score)
+                       for qi, query in enumerate(queries)]
+        return self._by_sentences(qvecs, results) if by_sentences else results
+
+    def _by_sentences(self, qvecs: np.ndarray, results: list[list[Passage]]) -> list[list[Passage]]:
+        """Each ranking's first ``SENTENCE_RERANK_DEPTH`` passages re-ordered by fused score + weight × their best
+        sentence's cosine to the question (``Passage.score`` keeps the fused score)."""
+        from rag.extractive import embed_sentences, split_passages  # rag.extractive imports the chunker
+
+        if self.sentence_weight <= 0:
+            return results
+        out = []
+        for qvec, passages in zip(qvecs, results):
+            head = passages[:SENTENCE_RERANK_DEPTH]
+            sentences = split_passages(head, min_words=3) if len(head) > 1 else []
+            if not sentences:
+                out.append(passages)
+                continue
+            sims = embed_sentences(self.embedder, [x.text for x in sentences]) @ qvec
+            best = [p.dense_score for p in head]  # a passage with no sentence of 3 words counts as a whole
+            seen: set[int] = set()
+            for x, sim in zip(sentences, sims):
+                best[x.passage] = float(sim) if x.passage not in seen else max(best[x.passage], float(sim))
+                seen.add(x.passage)
+            order = sorted(range(len(head)), key=lambda i: -(head[i].score + self.sentence_weight * best[i]))
+            ranked = [head[i] for i in order] + passages[len(head):]
+            for rank, p in enumerate(ranked, 1):
+                p.rank = rank
+            out.append(ranked)
+        return out
 
     def _rank(self, query: str, qvec: np.ndarray | None, dense_hits: list[tuple[int, float]], top_k: int, mode: str, min_score: float) -> list[Passage]:
         extra = self._bridged(query) if mode in ("hybrid", "bm25") else []
