@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Kind, model_fingerprint, resolve_dtype, resolve_model, titled_prompt
+from index.embedder import Kind, model_fingerprint, resolve_dtype, resolve_model, titled_prompt, titles_for
 from index.errors import ModelMissingError
 from index.settings import IndexSettings
 
@@ -266,13 +266,8 @@ class OpenVINOEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         prompt = self.prompts.get(kind, "")
-        if titles is None:
-            prompts = [prompt] * len(texts)
-        else:
-            titles = list(titles)
-            if len(titles) != len(texts):
-                raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
-            prompts = [titled_prompt(prompt, t) for t in titles]
+        titles = titles_for(texts, titles)
+        prompts = [prompt] * len(texts) if titles is None else [titled_prompt(prompt, t) for t in titles]
         compiled = self.compiled
         encoded = self._tokenize([p + t for p, t in zip(prompts, texts)])
         lengths = encoded["attention_mask"].sum(axis=1)

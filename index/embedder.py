@@ -74,6 +74,16 @@ def titled_prompt(prompt: str, title: str | None) -> str:
     return prompt.replace(NO_TITLE, f"title: {title}", 1)
 
 
+def titles_for(texts: Sequence[str], titles: Sequence[str] | None) -> list[str] | None:
+    """``titles`` as a list, one per text (a ValueError otherwise); None stays None."""
+    if titles is None:
+        return None
+    titles = list(titles)
+    if len(titles) != len(texts):
+        raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
+    return titles
+
+
 def accepts_titles(embedder: object) -> bool:
     """Whether ``embedder.embed`` takes per-text ``titles`` (the two runtimes here and the caching wrappers do)."""
     import inspect
@@ -216,11 +226,7 @@ class SentenceTransformerEmbedder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if titles is not None:
-            titles = list(titles)
-            if len(titles) != len(texts):
-                raise ValueError(f"{len(titles)} titles for {len(texts)} texts")
-        return self._encode(texts, kind, titles)
+        return self._encode(texts, kind, titles_for(texts, titles))
 
     def _encode(self, texts: list[str], kind: Kind, titles: list[str] | None = None) -> np.ndarray:
         model = self.model
@@ -264,6 +270,13 @@ def openvino_installed() -> bool:
 def wants_openvino_ir(settings: IndexSettings) -> bool:
     """Whether ``rag models`` should convert the model for OpenVINO: asked for, or "auto" with OpenVINO installed."""
     return settings.embed_runtime == "openvino" or (settings.embed_runtime == "auto" and openvino_installed())
+
+
+def runtime_tag(settings: IndexSettings) -> str:
+    """A suffix for files whose vectors depend on the runtime (the runtimes share the model's fingerprint,
+    their vectors are close but not equal): "" for torch, whose files came first, else "-openvino"."""
+    runtime = resolve_runtime(settings)
+    return "" if runtime == "torch" else f"-{runtime}"
 
 
 def resolve_runtime(settings: IndexSettings) -> str:

@@ -29,7 +29,7 @@ from typing import Protocol, Sequence
 
 import numpy as np
 
-from index.embedder import clean_title
+from index.embedder import clean_title, titles_for
 
 log = logging.getLogger(__name__)
 
@@ -106,9 +106,8 @@ class VectorCache:
         a titled text is cached under its own key (kind ``document|title=…``), never as the untitled
         text. An empty title is the untitled prompt ("title: none"), so it shares the untitled key."""
         fingerprint = embedder.fingerprint
+        titles = titles_for(texts, titles)
         named = [clean_title(t) for t in titles] if titles is not None else [""] * len(texts)
-        if len(named) != len(texts):
-            raise ValueError(f"{len(named)} titles for {len(texts)} texts")
         keys = [(fingerprint, f"{kind}{TITLE_MARK}{n}" if n else kind, t) for t, n in zip(texts, named)]
         found = {k: v for k in set(keys) if (v := self.get(k)) is not None}
         first = {k: i for i, k in reversed(list(enumerate(keys)))}  # each new text embedded once

@@ -131,11 +131,9 @@ class Retriever:
                 out.append(passages)
                 continue
             sims = embed_sentences(self.embedder, [x.text for x in sentences]) @ qvec
-            best = [p.dense_score for p in head]  # a passage with no sentence of 3 words counts as a whole
-            seen: set[int] = set()
-            for x, sim in zip(sentences, sims):
-                best[x.passage] = float(sim) if x.passage not in seen else max(best[x.passage], float(sim))
-                seen.add(x.passage)
+            # a passage with no sentence of 3 words counts as a whole
+            best = [max((float(sim) for x, sim in zip(sentences, sims) if x.passage == j), default=p.dense_score)
+                    for j, p in enumerate(head)]
             order = sorted(range(len(head)), key=lambda i: -(head[i].score + self.sentence_weight * best[i]))
             ranked = [head[i] for i in order] + passages[len(head):]
             for rank, p in enumerate(ranked, 1):

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from index.embedder import embedder_from_settings, resolve_runtime
+from index.embedder import embedder_from_settings, resolve_runtime, runtime_tag
 from index.errors import IndexMismatchError
 from index.settings import IndexSettings
 from index.store import rebuild_hint
@@ -109,8 +109,7 @@ def warm_prompts() -> list[list[tuple[str, str]]]:
 def sentence_cache_path(settings: RagSettings) -> Path:
     """Where the passages' sentence vectors persist between processes: one file per runtime, since both
     share the model's fingerprint and their vectors are close but not equal (a near-tie could flip)."""
-    runtime = resolve_runtime(settings)
-    return settings.home / "cache" / ("sentence_vectors.npz" if runtime == "torch" else f"sentence_vectors-{runtime}.npz")
+    return settings.home / "cache" / f"sentence_vectors{runtime_tag(settings)}.npz"
 
 
 def _load_retriever(settings: RagSettings) -> Retriever:

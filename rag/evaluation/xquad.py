@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from index.embedder import Embedder, embedder_from_settings, resolve_runtime
+from index.embedder import Embedder, embedder_from_settings, runtime_tag
 from index.types import Document, sha256_text
 from index.vector_cache import VectorCache
 from rag.errors import InputError
@@ -56,9 +56,7 @@ def cached_embedder(settings: RagSettings, show_progress: bool = True) -> Cachin
     """The configured embedder (``embed_runtime``), its XQuAD vectors cached per model, dtype and runtime
     under ``HOME/cache`` (the runtimes share the fingerprint, their vectors are close but not equal)."""
     inner = embedder_from_settings(settings, show_progress)
-    runtime = resolve_runtime(settings)
-    runtime = "" if runtime == "torch" else f"-{runtime}"
-    return CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{inner.dtype}{runtime}.npz")
+    return CachingEmbedder(inner, settings.home / "cache" / f"xquad-{inner.name}-{inner.fingerprint}-{inner.dtype}{runtime_tag(settings)}.npz")
 
 
 def context_titles(folder: Path) -> list[str]:
