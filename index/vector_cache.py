@@ -131,9 +131,16 @@ class VectorCache:
             raise ValueError("this cache has no file")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            keys = np.array([_SEP.join(k) for k in self._items], dtype=str)
-            vectors = np.stack(list(self._items.values())) if self._items else np.zeros((0, 1), np.float32)
+            items = list(self._items.items())
             self.dirty = False
+        if items:  # one file holds one width: that of the vector used last (another model's are left out)
+            width = items[-1][1].shape
+            kept = [(k, v) for k, v in items if v.shape == width]
+            if len(kept) < len(items):
+                log.info("embedding cache %s: %d vectors of another width not saved", self.path, len(items) - len(kept))
+            items = kept
+        keys = np.array([_SEP.join(k) for k, _ in items], dtype=str)
+        vectors = np.stack([v for _, v in items]) if items else np.zeros((0, 1), np.float32)
         # a temporary name of its own: two processes saving at once must not write into one file
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=self.path.stem + ".", suffix=".tmp.npz")
         try:

@@ -64,3 +64,25 @@ def test_an_old_or_damaged_cache_file_is_ignored_and_replaced(tmp_path) -> None:
         cache.embed(emb, ["x"], "document")
         cache.save()
         assert len(VectorCache(max_items=None, path=path)) == 1
+
+
+class Wider(Counting):
+    """Another model, with vectors of another width (a test's small embedder beside the real one)."""
+
+    fingerprint = "other"
+
+    def embed(self, texts, kind):
+        return np.ones((len(texts), 5), np.float32)
+
+
+def test_a_cache_holding_two_models_of_different_widths_saves_the_latest_one(tmp_path) -> None:
+    # seen at the end of a full test run: one process's sentence cache had vectors of two models, and
+    # the save at exit failed with "all input arrays must have the same shape", losing every vector
+    path = tmp_path / "s.npz"
+    cache = VectorCache(max_items=None, path=path)
+    cache.embed(Wider(), ["a", "b"], "document")
+    cache.embed(Counting(), ["c"], "document")
+    cache.save()
+    again, emb = VectorCache(max_items=None, path=path), Counting()
+    again.embed(emb, ["c"], "document")
+    assert emb.calls == [] and len(again) == 1  # the latest model's vector survived; the other width was left out
