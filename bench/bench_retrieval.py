@@ -4,11 +4,16 @@ dev set in one run, with their query-time cost, and search latency against the q
 baseline, on seeds/ and on a synthetic 100,000-chunk index (flat vs HNSW, with HNSW's
 recall@10 against flat).
 
-    python bench/bench_retrieval.py [--xquad ../shared/benchmarks/xquad] [--skip-quality] [--routes-only] [--titles]
+    python bench/bench_retrieval.py [--xquad ../shared/benchmarks/xquad] [--skip-quality] [--routes-only] [--titles] [--sentence-words]
 
 ``--titles``: contextual chunk headers (setting ``chunk_titles``, issue 13): each chunk embedded with its
 document's title in the prompt against today's "title: none", dense and shipped hybrid, on XQuAD both
 directions and the dev set, with the index-time cost (bench/results/retrieval_titles.json).
+
+``--sentence-words``: the sentence re-ordering's word-share weight (``rag.thresholds.SENTENCE_LEXICAL_WEIGHT``)
+swept per language on XQuAD, chosen on one half of the questions (even / odd positions) and scored on the other,
+both ways, beside dense and the re-ordering without words; the dev set with the chosen weights; the cost per question
+(bench/results/sentence_words.json).
 """
 from __future__ import annotations
 
@@ -23,11 +28,14 @@ import numpy as np
 from common import ROOT, percentiles, report
 
 from index.build import build_index
+from index.embedder import runtime_tag
 from index.store import IndexStore, Manifest, faiss_index
 from rag.evaluation import xquad
 from rag.evaluation.report import load_questions
 from rag.evaluation.retrieval import evaluate_retrieval
+from rag.extractive import use_disk_cache
 from rag.retrieval import BRIDGE, LEXICAL_WEIGHT, Retriever
+from rag.thresholds import SENTENCE_LEXICAL_WEIGHT
 from ui.settings import Settings
 
 ROUTES = {
@@ -259,14 +267,90 @@ def synthetic(retriever: Retriever, n: int = 100_000, dim: int = 768) -> dict:
     return out
 
 
+WORD_WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.7)
+
+
+def sentence_words(folder: Path, settings: Settings) -> tuple[list, dict]:
+    """XQuAD R@1 per language for each word-share weight, half-fit both ways; the dev set; the cost."""
+    contexts, queries = xquad.load_xquad(folder)
+    emb = xquad.cached_embedder(settings, show_progress=False)
+    base = xquad.xquad_retriever(contexts, emb, settings)
+    # the contexts' sentences, embedded once for every rerun (beside, not inside, the user's sentence cache)
+    use_disk_cache(settings.home / "cache" / f"xquad-sentences{runtime_tag(settings)}.npz")
+    gold = [contexts[ci][0] for *_, ci in queries]
+    by_lang = {"ar": [q[1] for q in queries], "en": [q[2] for q in queries]}
+    emb.embed(by_lang["ar"] + by_lang["en"], "query")
+    hits: dict[str, dict[float, list[bool]]] = {}
+    data: dict = {"weights": WORD_WEIGHTS, "shipped": SENTENCE_LEXICAL_WEIGHT, "xquad": {}}
+    rows = []
+    for lang, qs in by_lang.items():
+        dense = [r[0].doc_id == g if r else False for r, g in zip(base.search_many(qs, 10, "dense"), gold)]
+        hits[lang] = {}
+        for w in WORD_WEIGHTS:
+            r = Retriever(base.store, emb, sentence_lexical_weight={lang: w})
+            started = time.perf_counter()
+            ranked = r.search_many(qs, 10, "hybrid")
+            seconds = time.perf_counter() - started
+            hits[lang][w] = [res[0].doc_id == g if res else False for res, g in zip(ranked, gold)]
+            log_w = data["xquad"].setdefault(lang, {"dense": sum(dense) / len(dense), "by_weight": {}})
+            log_w["by_weight"][str(w)] = {"recall@1": sum(hits[lang][w]) / len(qs), "seconds": seconds}
+        halves = {}
+        for fit in (0, 1):
+            def r1(w: float, half: int) -> float:
+                sel = [h for i, h in enumerate(hits[lang][w]) if i % 2 == half]
+                return sum(sel) / len(sel)
+            chosen = max(WORD_WEIGHTS, key=lambda w: (r1(w, fit), -w))
+            halves[fit] = {"chosen": chosen, "held_out_recall@1": r1(chosen, 1 - fit), "held_out_without_words": r1(0.0, 1 - fit)}
+        data["xquad"][lang]["half_fit"] = halves
+        d = "ar→ar" if lang == "ar" else "en→ar"
+        rows.append((f"XQuAD {d} R@1: dense / words 0 (before) / " + " / ".join(str(w) for w in WORD_WEIGHTS[1:]),
+                     f"{sum(dense) / len(dense):.4f} / " + " / ".join(f"{sum(hits[lang][w]) / len(qs):.4f}" for w in WORD_WEIGHTS)))
+        rows.append((f"XQuAD {d}: chosen on one half, R@1 on the other (before)",
+                     ", ".join(f"w {h['chosen']}: {h['held_out_recall@1']:.4f} ({h['held_out_without_words']:.4f})" for h in halves.values())))
+        shipped = SENTENCE_LEXICAL_WEIGHT.get(lang, 0.0)
+        if shipped in hits[lang]:
+            rows.append((f"XQuAD {d}: shipped weight {shipped}", f"R@1 {sum(hits[lang][shipped]) / len(qs):.4f}"))
+    emb.save()
+    dev = load_questions(ROOT / "rag" / "data" / "seed_dev.jsonl")
+    with tempfile.TemporaryDirectory() as tmp:
+        dev_settings = replace(settings, index_dir=Path(tmp) / "index")
+        build_index(ROOT / "seeds", dev_settings, emb.inner)
+        store = IndexStore.load(dev_settings.index_dir)
+        data["dev"] = {}
+        for name, weights in (("words 0 (before)", {"ar": 0.0, "en": 0.0}), ("shipped", None)):
+            r = Retriever(store, emb.inner, sentence_lexical_weight=weights)
+            res = evaluate_retrieval(r, dev, ["hybrid"], settings.min_score)["hybrid"]
+            data["dev"][name] = {lang: {k: res[lang][k] for k in DEV_KEYS} for lang in ("ar", "en")}
+            rows.append((f"dev, {name}: evidence hit@1 ar / en, hit@5 ar / en",
+                         f"{res['ar']['evidence_hit@1']:.3f} / {res['en']['evidence_hit@1']:.3f}, "
+                         f"{res['ar']['evidence_hit@5']:.3f} / {res['en']['evidence_hit@5']:.3f}"))
+    data["seconds"] = {}
+    for lang, qs in by_lang.items():  # every sentence vector cached by now: what the word share adds to a search
+        spent = {}
+        for name, weights in (("without words", {lang: 0.0}), ("shipped", None)):
+            r = Retriever(base.store, emb, sentence_lexical_weight=weights)
+            started = time.perf_counter()
+            r.search_many(qs, 10, "hybrid")
+            spent[name] = (time.perf_counter() - started) / len(qs)
+        data["seconds"][lang] = spent
+        rows.append((f"XQuAD {lang}: search per question, sentence vectors cached, without words / shipped",
+                     f"{spent['without words'] * 1000:.2f} / {spent['shipped'] * 1000:.2f} ms"))
+    return rows, data
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--xquad", default=str(ROOT.parent / "shared" / "benchmarks" / "xquad"))
     ap.add_argument("--skip-quality", action="store_true")
     ap.add_argument("--routes-only", action="store_true", help="only the English routes comparison (bench/results/retrieval_routes.json)")
     ap.add_argument("--titles", action="store_true", help="only the chunk titles comparison (bench/results/retrieval_titles.json)")
+    ap.add_argument("--sentence-words", action="store_true", help="only the sentence word-share sweep (bench/results/sentence_words.json)")
     args = ap.parse_args()
     settings = Settings.load()
+    if args.sentence_words:
+        word_rows, word_data = sentence_words(Path(args.xquad), settings)
+        report("sentence_words", word_rows, word_data)
+        return
     if args.titles:
         title_rows, title_data = titles(Path(args.xquad), settings)
         report("retrieval_titles", title_rows, title_data)

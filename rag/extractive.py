@@ -100,7 +100,7 @@ def split_passages(passages: list[Passage], min_words: int = 4) -> list[Sentence
 
 
 @lru_cache(maxsize=20_000)
-def _sentence_words(text: str) -> frozenset[str]:
+def sentence_words(text: str) -> frozenset[str]:
     """A passage sentence's words, cached: the same passages come back question after question, and
     tokenising them again was a third of an extractive answer's Python time (bench/bench_api.py's profile)."""
     return frozenset(tokenize(text))
@@ -123,7 +123,7 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
         qtokens = set(terms)
     else:
         qtokens = set(tokenize(question)) if detect_language(question) == "ar" else set()
-    overlaps = idf_shares(qtokens, [_sentence_words(s.text) for s in sents])
+    overlaps = idf_shares(qtokens, [sentence_words(s.text) for s in sents])
     for s, sim, overlap in zip(sents, sims, overlaps):
         s.score = float(sim) + SELECT_LEXICAL_BONUS * overlap + SELECT_PASSAGE_BONUS * passages[s.passage].score
     best = sorted(sents, key=lambda s: -s.score)

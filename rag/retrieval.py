@@ -24,8 +24,8 @@ from index.embedder import Embedder
 from index.store import IndexStore
 from index.stores import VectorStore, register_lexical_terms
 from rag.language import detect_language
-from rag.lexical import BM25Index, EnglishBridge, tokenize
-from rag.thresholds import SENTENCE_RERANK_DEPTH, SENTENCE_RERANK_WEIGHT
+from rag.lexical import BM25Index, EnglishBridge, idf_shares, tokenize
+from rag.thresholds import SENTENCE_LEXICAL_WEIGHT, SENTENCE_RERANK_DEPTH, SENTENCE_RERANK_WEIGHT
 from rag.types import Passage
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,12 @@ class Retriever:
     """
 
     def __init__(self, store: IndexStore | VectorStore, embedder: Embedder, lexical_weight: dict[str, float] | None = None,
-                 bridge: Sequence[str] = BRIDGE, sentence_weight: float = SENTENCE_RERANK_WEIGHT) -> None:
+                 bridge: Sequence[str] = BRIDGE, sentence_weight: float = SENTENCE_RERANK_WEIGHT,
+                 sentence_lexical_weight: dict[str, float] | None = None) -> None:
         self.store = store
         self.embedder = embedder
         self.sentence_weight = sentence_weight
+        self.sentence_lexical_weight = dict(SENTENCE_LEXICAL_WEIGHT if sentence_lexical_weight is None else sentence_lexical_weight)
         self.lexical_weight = dict(LEXICAL_WEIGHT if lexical_weight is None else lexical_weight)
         self.remote = bool(getattr(store, "lexical", False))
         # a remote store's texts stay there: the "names" bridge route (built from the corpus's words) finds nothing on it
@@ -114,17 +116,19 @@ class Retriever:
             dense_hits = self.store.search(qvecs, k) if qvecs is not None else [[] for _ in queries]
             results = [self._rank(query, qvecs[qi] if qvecs is not None else None, dense_hits[qi], top_k, mode, min_score)
                        for qi, query in enumerate(queries)]
-        return self._by_sentences(qvecs, results) if by_sentences else results
+        return self._by_sentences(queries, qvecs, results) if by_sentences else results
 
-    def _by_sentences(self, qvecs: np.ndarray, results: list[list[Passage]]) -> list[list[Passage]]:
+    def _by_sentences(self, queries: Sequence[str], qvecs: np.ndarray, results: list[list[Passage]]) -> list[list[Passage]]:
         """Each ranking's first ``SENTENCE_RERANK_DEPTH`` passages re-ordered by fused score + weight × their best
-        sentence's cosine to the question (``Passage.score`` keeps the fused score)."""
-        from rag.extractive import embed_sentences, split_passages  # rag.extractive imports the chunker
+        sentence's cosine to the question + the language's sentence lexical weight (``SENTENCE_LEXICAL_WEIGHT``) × the largest share of the
+        question's words (IDF-weighted over these sentences; an English question's Arabic equivalents) that one
+        of their sentences holds. ``Passage.score`` keeps the fused score."""
+        from rag.extractive import embed_sentences, sentence_words, split_passages  # rag.extractive imports the chunker
 
         if self.sentence_weight <= 0:
             return results
         out = []
-        for qvec, passages in zip(qvecs, results):
+        for query, qvec, passages in zip(queries, qvecs, results):
             head = passages[:SENTENCE_RERANK_DEPTH]
             sentences = split_passages(head, min_words=3) if len(head) > 1 else []
             if not sentences:
@@ -134,7 +138,13 @@ class Retriever:
             # a passage with no sentence of 3 words counts as a whole
             best = [max((float(sim) for x, sim in zip(sentences, sims) if x.passage == j), default=p.dense_score)
                     for j, p in enumerate(head)]
-            order = sorted(range(len(head)), key=lambda i: -(head[i].score + self.sentence_weight * best[i]))
+            lang = detect_language(query)
+            words = [0.0] * len(head)
+            if (lexical_weight := self.sentence_lexical_weight.get(lang, 0.0)) > 0:
+                terms = set(tokenize(query)) if lang == "ar" else set(self._bridged(query))
+                shares = idf_shares(terms, [sentence_words(x.text) for x in sentences])
+                words = [max((s for x, s in zip(sentences, shares) if x.passage == j), default=0.0) for j in range(len(head))]
+            order = sorted(range(len(head)), key=lambda i: -(head[i].score + self.sentence_weight * best[i] + lexical_weight * words[i]))
             ranked = [head[i] for i in order] + passages[len(head):]
             for rank, p in enumerate(ranked, 1):
                 p.rank = rank

@@ -45,3 +45,7 @@ COVERAGE_PASSAGES = 3  # how many of the best passages count for that share
 # bench/results/sentence_rerank.json). The sentence vectors are the ones ask() embeds for its evidence anyway.
 SENTENCE_RERANK_WEIGHT = 1.0  # order = fused score + this × the best sentence's cosine to the question
 SENTENCE_RERANK_DEPTH = 5  # how many of the first passages are re-ordered
+# …+ this × the largest share of the question's words one of a passage's sentences holds (IDF over those sentences;
+# an English question's words through the dictionary bridge). Chosen on XQuAD by fitting on one half of the questions
+# and scoring on the other, both ways (bench/bench_retrieval.py --sentence-words, bench/results/sentence_words.json).
+SENTENCE_LEXICAL_WEIGHT = {"ar": 0.4, "en": 0.1}

@@ -45,3 +45,23 @@ def test_the_passage_holding_the_questions_sentence_comes_first(tmp_path) -> Non
     assert {p.doc_id: p.score for p in ranked} == {p.doc_id: p.score for p in plain}  # scores stay the fused ones
     off = Retriever(IndexStore.load(tmp_path / "index"), emb, sentence_weight=0.0)
     assert [p.doc_id for p in off.search(QUESTION, top_k=2)] == ["spread", "one"]
+
+
+# Arabic: one sentence holds the question's rare words in other forms (ويتناول, ملفات), which a bag of
+# whole words does not see; the other shares only common words with it
+WORDS_QUESTION = "ما الملفات التي يتناولها الحوار"
+COMMON_WORDS = "جرى الحوار التي ما تحدثنا عنها أمس. وانتهى اللقاء مساء"
+RARE_WORDS = "ويتناول الحوار ملفات عدة منها الأمن. وانتهى اللقاء مساء"
+
+
+def test_a_sentence_holding_the_questions_words_lifts_its_passage(tmp_path) -> None:
+    docs = [Document(k, k, "test", t, sha256_text(t)) for k, t in (("common", COMMON_WORDS), ("rare", RARE_WORDS))]
+    settings = IndexSettings(home=tmp_path / "home", index_dir=tmp_path / "index")
+    emb = BagOfWords()
+    build_index(tmp_path, settings, emb, documents=docs)
+    store = IndexStore.load(tmp_path / "index")
+    cosine_only = Retriever(store, emb, sentence_lexical_weight={"ar": 0.0})
+    assert [p.doc_id for p in cosine_only.search(WORDS_QUESTION, top_k=2)] == ["common", "rare"]
+    with_words = Retriever(store, emb, sentence_lexical_weight={"ar": 2.0})
+    ranked = with_words.search(WORDS_QUESTION, top_k=2)
+    assert [p.doc_id for p in ranked] == ["rare", "common"] and [p.rank for p in ranked] == [1, 2]
