@@ -54,6 +54,9 @@ def test_eval_retrieval_reports_hits_per_language(seed_index, question_set, tmp_
     assert "evidence_hit@5" in out.stdout
     assert rows["a1"]["evidence_hit@5"] == 1.0 and rows["e1"]["evidence_hit@5"] == 1.0
     assert rows["a1"]["retrieved"][0] == "001_855d7bddcf291e5e.txt" and rows["u1"]["top_score"] < 0.40
+    # refusals as ask() decides them (rag.answerability), for the answerable questions too
+    assert rows["u1"]["rejected"] == 1.0 and rows["a1"]["refused"] == 0.0 and rows["e1"]["refused"] == 0.0
+    assert data["hybrid"]["all"]["answerable_refused"] == 0.0 and "answerable_refused" in out.stdout
 
 
 def test_a_malformed_question_set_is_a_clear_error(seed_index, tmp_path) -> None:
@@ -70,7 +73,14 @@ def test_eval_xquad_runs_on_a_slice_of_the_benchmark(seed_index, tmp_path) -> No
         data = json.loads((SHARED_XQUAD / f"xquad.{lang}.json").read_text(encoding="utf-8"))
         data["data"] = data["data"][:3]
         (tmp_path / f"xquad.{lang}.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-    out = rag(seed_index, "eval", "xquad", str(tmp_path), "--limit", "30", "--compare", "dense,hybrid")
+    out = rag(seed_index, "eval", "xquad", str(tmp_path), "--limit", "30", "--compare", "dense,hybrid", "--json", str(tmp_path / "x.json"))
     assert out.returncode == 0, out.stderr
     lines = [l for l in out.stdout.splitlines() if l.startswith(("dense", "hybrid"))]
     assert len(lines) == 4 and all(float(l.split()[2]) > 0.6 for l in lines)  # recall@1 on 30 questions
+    # the refusal decision on the questions and on their negatives (own context out of the ranking): the
+    # negatives, which nothing answers, are refused more often than the questions
+    assert "false refusals" in out.stdout and "negatives refused" in out.stdout
+    result = json.loads((tmp_path / "x.json").read_text(encoding="utf-8"))
+    for direction in ("ar→ar", "en→ar"):
+        m = result["hybrid"][direction]
+        assert m["negatives_refused"] > m["false_refusals"], m

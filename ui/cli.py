@@ -230,7 +230,7 @@ def cmd_eval_retrieval(args: argparse.Namespace) -> int:
     settings = _settings(args)
     path = _question_set(args)
     questions = load_questions(path)
-    result = retrieval.evaluate_retrieval(get_retriever(settings), questions, _modes(args.compare), settings.min_score)
+    result = retrieval.evaluate_retrieval(get_retriever(settings), questions, _modes(args.compare), settings.min_score, settings.top_k)
     header, rows = retrieval.rows(result)
     print(f"retrieval on {path} (threshold {settings.min_score})\n")
     print(table(header, rows))

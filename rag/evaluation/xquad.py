@@ -2,7 +2,9 @@
 
 Corpus: the 240 Arabic contexts of ``xquad.ar.json`` (one passage each); queries: the
 1,190 Arabic questions (ar→ar) and the 1,190 English ones with the same ids (en→ar).
-A hit is the question's own context. The contexts are indexed through the normal build path
+A hit is the question's own context. Beside recall, the refusal decision of ``ask()``: how many of the
+questions it refuses (false refusals) and how many of their negatives (the question with its own
+context taken out of the ranking: nothing in the corpus answers it) it refuses. The contexts are indexed through the normal build path
 (``index.build.build_index``) into the configured store (``store``: a FAISS folder under
 ``HOME/cache/xquad-retrieval-index`` or the Qdrant collection ``<qdrant_collection>_xquad``),
 one chunk per context. Embeddings are cached under ``HOME/cache`` so that repeated runs
@@ -113,16 +115,31 @@ def xquad_retriever(contexts: list[tuple[str, str]], embedder: Embedder, setting
     return Retriever(open_store(store_config(indexed)), embedder)
 
 
-def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str], mode: str) -> dict[str, float]:
+def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str], mode: str,
+                      refusals: tuple[int, float] | None = None) -> dict[str, float]:
+    """Recall@1/5 and MRR@10 of ``questions`` (their own context is the hit); with ``refusals = (top_k,
+    min_score)`` also the refusal decision (``rag.answerability.decide``) over each ranking's first ``top_k``
+    passages, as ``ask()`` takes it: ``false_refusals`` on the questions, and ``negatives_refused`` on
+    XQuAD-derived negatives, the same questions with their own context taken out of the ranking, so that
+    the corpus holds no answer (its words still count in the corpus statistics of the word coverage)."""
+    from rag.answerability import decide
+
     ranked = retriever.search_many(questions, top_k=10, mode=mode)
-    r1 = r5 = mrr = 0.0
-    for passages, want in zip(ranked, gold):
+    r1 = r5 = mrr = false_refusals = negatives_refused = 0.0
+    for question, passages, want in zip(questions, ranked, gold):
         ids = [p.doc_id for p in passages]
         r1 += recall_at(ids, {want}, 1)
         r5 += recall_at(ids, {want}, 5)
         mrr += reciprocal_rank(ids, {want}, 10)
+        if refusals:
+            top_k, floor = refusals
+            false_refusals += not decide(question, passages[:top_k], retriever, floor).answer
+            negatives_refused += not decide(question, [p for p in passages if p.doc_id != want][:top_k], retriever, floor).answer
     n = len(gold)
-    return {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n, "n": n}
+    out = {"recall@1": r1 / n, "recall@5": r5 / n, "mrr@10": mrr / n, "n": n}
+    if refusals:
+        out |= {"false_refusals": false_refusals / n, "negatives_refused": negatives_refused / n}
+    return out
 
 
 def evaluate_xquad(folder: Path, settings: RagSettings, modes: list[str], limit: int | None = None) -> dict[str, Any]:
@@ -137,10 +154,17 @@ def evaluate_xquad(folder: Path, settings: RagSettings, modes: list[str], limit:
     en_q = [q[2] for q in queries]
     embedder.embed(ar_q + en_q, "query")  # one batch, cached
     embedder.save()
-    return {mode: {"ar→ar": direction_metrics(retriever, ar_q, gold, mode), "en→ar": direction_metrics(retriever, en_q, gold, mode)} for mode in modes}
+    out: dict[str, Any] = {}
+    for mode in modes:
+        refusals = None if mode == "bm25" else (settings.top_k, settings.min_score)  # the decision needs cosines
+        out[mode] = {d: direction_metrics(retriever, qs, gold, mode, refusals) for d, qs in (("ar→ar", ar_q), ("en→ar", en_q))}
+    return out
 
 
 def rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    header = ["variant", "direction", "recall@1", "recall@5", "MRR@10", "queries"]
-    body = [[mode, d, m["recall@1"], m["recall@5"], m["mrr@10"], m["n"]] for mode, dirs in result.items() for d, m in dirs.items()]
+    """The table: recall per variant and direction, and the refusal decision on the questions (false
+    refusals) and on their negatives (refused: the higher the better)."""
+    header = ["variant", "direction", "recall@1", "recall@5", "MRR@10", "false refusals", "negatives refused", "queries"]
+    body = [[mode, d, m["recall@1"], m["recall@5"], m["mrr@10"], m.get("false_refusals", "–"), m.get("negatives_refused", "–"), m["n"]]
+            for mode, dirs in result.items() for d, m in dirs.items()]
     return header, body
