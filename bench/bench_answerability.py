@@ -73,7 +73,7 @@ def row(q: str, kept: list, retriever, floor: float) -> dict:
     out = {"dense": d.dense, "coverage": answerability.coverage(q, kept, retriever) if kept else None, "answer": d.answer}
     if slots.question_kind(q) is None or not kept:
         return out
-    terms = answerability.question_terms(q, retriever) if detect_language(q) == "en" else None
+    terms = retriever.question_terms(q) if detect_language(q) == "en" else None
     evidence = select_sentences(q, kept, retriever.embedder, max_sentences=EVIDENCE_SENTENCES[detect_language(q)],
                                 margin=EVIDENCE_MARGIN, terms=terms)
     return out | {"value_best": asked_value_found(q, [kept[0].text]),

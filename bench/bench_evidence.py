@@ -21,7 +21,6 @@ sys.path.insert(0, str(ROOT))
 from bench_translate import held_out  # noqa: E402
 
 from rag.answer import retrieve  # noqa: E402
-from rag.answerability import question_terms  # noqa: E402
 from rag.evaluation.scoring import normalize  # noqa: E402
 from rag.evaluation.xquad_answers import load_pairs, xquad_index  # noqa: E402
 from rag.extractive import select_sentences  # noqa: E402
@@ -52,7 +51,7 @@ def main() -> None:
                 continue
             golds = [normalize(g) for g in q["ar_gold"]]
             in_passages += any(g in normalize(p.text) for g in golds for p in passages)
-            terms = question_terms(q[lang], engine)
+            terms = engine.question_terms(q[lang])
             for name, (most, margin, bridged) in VARIANTS.items():
                 picked = select_sentences(q[lang], passages, engine.embedder, max_sentences=most, margin=margin,
                                           terms=terms if bridged else None)

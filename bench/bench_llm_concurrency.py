@@ -14,7 +14,11 @@ weights read once serve every sequence); when one sequence's step already keeps 
 busy computing (2 threads ≈ 2× one thread), four sequences cost about four times the compute
 and the aggregate cannot rise much above one client's rate.
 
-    python bench/bench_llm_concurrency.py [--clients 4] [--tokens 48] [--rounds 2]
+    python bench/bench_llm_concurrency.py [--clients 4] [--tokens 48] [--rounds 2] [--prompt line|translation]
+
+``--prompt translation``: every client asks for the translation of one sentence instead (the prompt an English
+reader's first words come from; an Arabic reader's first words are the quoted sentences, the answer line follows),
+into ``bench/results/llm_concurrency_translation.json``.
 """
 from __future__ import annotations
 
@@ -33,6 +37,7 @@ from rag.llm import LocalServer  # noqa: E402
 from rag.prompt import answer_line_messages  # noqa: E402
 from rag.service import warm_prompts  # noqa: E402
 from rag.settings import RagSettings  # noqa: E402
+from rag.translate import messages as translation_messages  # noqa: E402
 
 TARGET_AGGREGATE = 1.5  # × one client's decode rate
 EVIDENCE = [
@@ -44,10 +49,14 @@ EVIDENCE = [
 ]
 
 
+PROMPT = "line"  # or "translation" (--prompt)
+
+
 def one(server: LocalServer, i: int, tokens: int, out: dict, start: float) -> None:
     question, sentence = EVIDENCE[i % len(EVIDENCE)]
     role = {"system": "system", "human": "user"}
-    messages = [{"role": role[r], "content": c} for r, c in answer_line_messages(question, [(1, sentence)], "ar")]
+    chat = answer_line_messages(question, [(1, sentence)], "ar") if PROMPT == "line" else translation_messages(sentence)
+    messages = [{"role": role[r], "content": c} for r, c in chat]
     body = {"messages": messages, "max_tokens": tokens, "ignore_eos": True, "stream": True, "temperature": 0,
             "stream_options": {"include_usage": True}}
     first, n, timings, usage = None, 0, {}, {}
@@ -128,8 +137,12 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=4)
     ap.add_argument("--tokens", type=int, default=48)
     ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--prompt", choices=("line", "translation"), default="line",
+                    help="the answer line of an Arabic answer (default) or an English answer's sentence translation")
     args = ap.parse_args()
-    data = {"clients": args.clients, "tokens": args.tokens}
+    global PROMPT
+    PROMPT = args.prompt
+    data = {"clients": args.clients, "tokens": args.tokens, "prompt": args.prompt}
     rows = []
     for name, slots in (("1 slot (before)", 1), (f"{args.clients} slots (after)", args.clients)):
         result = setup(slots, args.clients, args.tokens, args.rounds)
@@ -157,7 +170,7 @@ def main() -> None:
     rows.append(("1 client, decode on 1 / 2 llama.cpp threads (the limit beside the target)",
                  f"{scaling['decode_tps_1_thread']:.1f} / {scaling['decode_tps_2_threads']:.1f} tok/s = {scaling['speedup']:.2f}x "
                  f"({'one sequence keeps both cores computing' if scaling['speedup'] >= 1.7 else 'decode leaves compute to spare'})"))
-    report("llm_concurrency", rows, data)
+    report("llm_concurrency" if args.prompt == "line" else "llm_concurrency_translation", rows, data)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ document's title in the prompt against today's "title: none", dense and shipped 
 directions and the dev set, with the index-time cost (bench/results/retrieval_titles.json).
 
 ``--sentence-words``: the sentence re-ordering's word-share weight (``rag.thresholds.SENTENCE_LEXICAL_WEIGHT``)
-swept per language on XQuAD, chosen on one half of the questions (even / odd positions) and scored on the other,
+swept per language on XQuAD, chosen on the questions of one half of the contexts (even / odd) and scored on the other,
 both ways, beside dense and the re-ordering without words; the dev set with the chosen weights; the cost per question
 (bench/results/sentence_words.json).
 """
@@ -45,7 +45,7 @@ ROUTES = {
     "hybrid + dictionary": ("hybrid", ("dictionary",)),
     "hybrid + names + dictionary": ("hybrid", ("names", "dictionary")),
 }
-DEV_KEYS = ("recall@1", "recall@5", "mrr@10", "evidence_hit@1", "evidence_hit@5", "unanswerable_rejected")
+DEV_KEYS = ("recall@1", "recall@5", "mrr@10", "evidence_hit@1", "evidence_hit@5", "unanswerable_rejected", "answerable_refused")
 
 
 def _route_cost(retriever: Retriever, questions: list[str]) -> float:
@@ -278,6 +278,7 @@ def sentence_words(folder: Path, settings: Settings) -> tuple[list, dict]:
     # the contexts' sentences, embedded once for every rerun (beside, not inside, the user's sentence cache)
     use_disk_cache(settings.home / "cache" / f"xquad-sentences{runtime_tag(settings)}.npz")
     gold = [contexts[ci][0] for *_, ci in queries]
+    half_of = [ci % 2 for *_, ci in queries]  # halves by context: a context's questions never in both
     by_lang = {"ar": [q[1] for q in queries], "en": [q[2] for q in queries]}
     emb.embed(by_lang["ar"] + by_lang["en"], "query")
     hits: dict[str, dict[float, list[bool]]] = {}
@@ -297,7 +298,7 @@ def sentence_words(folder: Path, settings: Settings) -> tuple[list, dict]:
         halves = {}
         for fit in (0, 1):
             def r1(w: float, half: int) -> float:
-                sel = [h for i, h in enumerate(hits[lang][w]) if i % 2 == half]
+                sel = [h for h, q_half in zip(hits[lang][w], half_of) if q_half == half]
                 return sum(sel) / len(sel)
             chosen = max(WORD_WEIGHTS, key=lambda w: (r1(w, fit), -w))
             halves[fit] = {"chosen": chosen, "held_out_recall@1": r1(chosen, 1 - fit), "held_out_without_words": r1(0.0, 1 - fit)}
@@ -320,10 +321,11 @@ def sentence_words(folder: Path, settings: Settings) -> tuple[list, dict]:
         for name, weights in (("words 0 (before)", {"ar": 0.0, "en": 0.0}), ("shipped", None)):
             r = Retriever(store, emb.inner, sentence_lexical_weight=weights)
             res = evaluate_retrieval(r, dev, ["hybrid"], settings.min_score)["hybrid"]
-            data["dev"][name] = {lang: {k: res[lang][k] for k in DEV_KEYS} for lang in ("ar", "en")}
-            rows.append((f"dev, {name}: evidence hit@1 ar / en, hit@5 ar / en",
+            data["dev"][name] = {lang: {k: res[lang][k] for k in DEV_KEYS} for lang in ("ar", "en", "all")}
+            rows.append((f"dev, {name}: evidence hit@1 ar / en, hit@5 ar / en; unanswerable rejected, answerable refused (all)",
                          f"{res['ar']['evidence_hit@1']:.3f} / {res['en']['evidence_hit@1']:.3f}, "
-                         f"{res['ar']['evidence_hit@5']:.3f} / {res['en']['evidence_hit@5']:.3f}"))
+                         f"{res['ar']['evidence_hit@5']:.3f} / {res['en']['evidence_hit@5']:.3f}; "
+                         f"{res['all']['unanswerable_rejected']:.3f}, {res['all']['answerable_refused']:.3f}"))
     data["seconds"] = {}
     for lang, qs in by_lang.items():  # every sentence vector cached by now: what the word share adds to a search
         spent = {}

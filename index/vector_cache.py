@@ -22,7 +22,7 @@ import os
 import tempfile
 import threading
 import zipfile
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Hashable, Mapping
 from pathlib import Path
 from typing import Protocol, Sequence
@@ -133,11 +133,12 @@ class VectorCache:
         with self._lock:
             items = list(self._items.items())
             self.dirty = False
-        if items:  # one file holds one width: that of the vector used last (another model's are left out)
-            width = items[-1][1].shape
+        if items:  # one file holds one width: the one most vectors have (another model's are left out)
+            widths = Counter(v.shape for _, v in items)
+            width = widths.most_common(1)[0][0]
             kept = [(k, v) for k, v in items if v.shape == width]
             if len(kept) < len(items):
-                log.info("embedding cache %s: %d vectors of another width not saved", self.path, len(items) - len(kept))
+                log.warning("embedding cache %s: %d vectors of another model's width not saved", self.path, len(items) - len(kept))
             items = kept
         keys = np.array([_SEP.join(k) for k, _ in items], dtype=str)
         vectors = np.stack([v for _, v in items]) if items else np.zeros((0, 1), np.float32)

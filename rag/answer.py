@@ -137,11 +137,11 @@ def _focused(question: str, passages: list[Passage], settings: RagSettings) -> l
 def _evidence(question: str, passages: list[Passage], settings: RagSettings) -> list[Sentence]:
     """The few sentences an answer is built on (``EVIDENCE_SENTENCES``), in passage order.
 
-    An English question's words, bridged to Arabic (``answerability.question_terms``), count in
+    An English question's words, bridged to Arabic (``Retriever.question_terms``), count in
     the selection as an Arabic question's own words do."""
     retriever = get_retriever(settings)
     language = detect_language(question)
-    terms = answerability.question_terms(question, retriever) if language == "en" else None
+    terms = retriever.question_terms(question) if language == "en" else None
     picked = select_sentences(question, passages, retriever.embedder, max_sentences=EVIDENCE_SENTENCES[language],
                               margin=EVIDENCE_MARGIN, terms=terms)
     if not picked:  # passages too short to split: their first words are the evidence

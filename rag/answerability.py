@@ -22,7 +22,6 @@ Example::
 from __future__ import annotations
 
 import math
-import re
 import threading
 import weakref
 from collections import Counter
@@ -57,19 +56,10 @@ def _document_frequencies(retriever: Retriever) -> tuple[int, Counter]:
         return _df[retriever]
 
 
-def question_terms(question: str, retriever: Retriever) -> list[str]:
-    """The question's lexical terms in the corpus's token space (an English question bridged to Arabic)."""
-    if detect_language(question) == "ar":
-        return list(dict.fromkeys(tokenize(question)))
-    bridged = retriever._bridged(question)
-    latin = [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z\-]{2,}|\d+", question)]
-    return list(dict.fromkeys(bridged + [t for t in latin if t.isdigit()]))
-
-
 def coverage(question: str, passages: list[Passage], retriever: Retriever) -> float | None:
     """IDF-weighted share of the question's terms found in the best passages (None: no term to weigh)."""
     n, df = _document_frequencies(retriever)
-    terms = [t for t in question_terms(question, retriever)]
+    terms = retriever.question_terms(question)
     if not terms:
         return None
     have = set()

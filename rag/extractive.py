@@ -111,7 +111,7 @@ def select_sentences(question: str, passages: list[Passage], embedder: Embedder,
     """The best ``max_sentences`` sentences (within ``margin`` of the best), in passage order.
 
     ``terms``: the question's lexical tokens in the corpus's token space (an English question's
-    bridged to Arabic, ``rag.answerability.question_terms``); by default an Arabic question's own
+    bridged to Arabic, ``rag.retrieval.Retriever.question_terms``); by default an Arabic question's own
     tokens and none for English."""
     sents = split_passages(passages)
     if not sents:

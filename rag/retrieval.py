@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Sequence
 
@@ -140,9 +141,11 @@ class Retriever:
                     for j, p in enumerate(head)]
             lang = detect_language(query)
             words = [0.0] * len(head)
-            if (lexical_weight := self.sentence_lexical_weight.get(lang, 0.0)) > 0:
-                terms = set(tokenize(query)) if lang == "ar" else set(self._bridged(query))
-                shares = idf_shares(terms, [sentence_words(x.text) for x in sentences])
+            lexical_weight = self.sentence_lexical_weight.get(lang, 0.0)
+            if lang == "en" and not self._has_dictionary(query):  # its numbers alone would weigh as much as all its words
+                lexical_weight = 0.0
+            if lexical_weight > 0:
+                shares = idf_shares(set(self.question_terms(query)), [sentence_words(x.text) for x in sentences])
                 words = [max((s for x, s in zip(sentences, shares) if x.passage == j), default=0.0) for j in range(len(head))]
             order = sorted(range(len(head)), key=lambda i: -(head[i].score + self.sentence_weight * best[i] + lexical_weight * words[i]))
             ranked = [head[i] for i in order] + passages[len(head):]
@@ -262,6 +265,15 @@ class Retriever:
     def _has_dictionary(self, query: str) -> bool:
         bridge = self.english_bridge() if self._bridge_routes else None
         return bridge is not None and bool(bridge.dictionary)
+
+    def question_terms(self, query: str) -> list[str]:
+        """The question's lexical terms in the corpus's token space: an Arabic question's own tokens; an
+        English one's Arabic equivalents (the bridge) and its numbers. Used by the sentence re-ordering, the
+        refusal decision's word coverage and the evidence selection."""
+        if detect_language(query) == "ar":
+            return list(dict.fromkeys(tokenize(query)))
+        numbers = re.findall(r"\d+", query)
+        return list(dict.fromkeys(self._bridged(query) + numbers))
 
     def _bridged(self, query: str) -> list[str]:
         """Arabic BM25 tokens for an English question (names, numbers, dictionary words)."""

@@ -90,9 +90,10 @@ def test_warming_puts_the_shared_prompt_into_every_slot(local) -> None:
 
 
 def test_the_prompt_warmed_first_is_found_by_every_reader_too(local) -> None:
-    """The first warm prompt (an Arabic answer's line) went to llama.cpp's shared host cache when the second
-    replaced it in the slots; the cache kept one copy and a restore takes it out, so one of four readers
-    found it (bench_llm_concurrency round 1: 12.7 / 12.7 / 1.5 / 12.7 s to the first tokens)."""
+    """The first warm prompt (an Arabic answer's line) goes to llama.cpp's host-memory cache when the second
+    replaces it in the slots, and readers of it find it there. Guards the warm-up: giving each slot's warm copy
+    an ending of its own (tried so that the cache, which keeps one copy of a prompt and gives an entry to one
+    slot, would hold one per slot) made one of two readers here miss it (3 tokens cached against 109)."""
     from rag.prompt import LANGUAGE_NAME, LINE_SYSTEM, NOT_FOUND, answer_line_messages
     from rag.service import warm_prompts
 

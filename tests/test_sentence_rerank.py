@@ -65,3 +65,25 @@ def test_a_sentence_holding_the_questions_words_lifts_its_passage(tmp_path) -> N
     with_words = Retriever(store, emb, sentence_lexical_weight={"ar": 2.0})
     ranked = with_words.search(WORDS_QUESTION, top_k=2)
     assert [p.doc_id for p in ranked] == ["rare", "common"] and [p.rank for p in ranked] == [1, 2]
+
+
+# English, no dictionary: the question's words do not reach the Arabic text, only its numbers would, and one
+# year must not weigh as much as all its words
+YEAR_QUESTION = "what happened at the meeting in 2009"
+CLOSE = "what happened at the meeting was long. nothing else was said today."
+YEAR_ONLY = "rain fell in 2009 over the city. alpha bravo charlie delta echo."
+
+
+def test_english_without_the_dictionary_gets_no_word_share(tmp_path) -> None:
+    docs = [Document(k, k, "test", t, sha256_text(t)) for k, t in (("close", CLOSE), ("year", YEAR_ONLY))]
+    settings = IndexSettings(home=tmp_path / "home", index_dir=tmp_path / "index")
+    emb = BagOfWords()
+    build_index(tmp_path, settings, emb, documents=docs)
+    store = IndexStore.load(tmp_path / "index")
+    retriever = Retriever(store, emb, sentence_lexical_weight={"en": 5.0})
+    retriever._has_dictionary = lambda query: False  # as on a machine without dict-freedict-eng-ara
+    assert retriever.question_terms(YEAR_QUESTION)[-1] == "2009"
+    assert [p.doc_id for p in retriever.search(YEAR_QUESTION, top_k=2)] == ["close", "year"]
+    with_dictionary = Retriever(store, emb, sentence_lexical_weight={"en": 5.0})
+    with_dictionary._has_dictionary = lambda query: True  # the year alone is then a share of the words
+    assert [p.doc_id for p in with_dictionary.search(YEAR_QUESTION, top_k=2)][0] == "year"

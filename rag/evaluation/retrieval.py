@@ -27,7 +27,7 @@ def doc_name(doc_id: str) -> str:
     return PurePosixPath(doc_id).name
 
 
-def question_metrics(q: Question, passages: list[Passage], refused: bool | None = None) -> dict[str, float]:
+def question_metrics(q: Question, passages: list[Passage], *, refused: bool | None = None) -> dict[str, float]:
     """Per-question scores; ``passages`` are ranked, unthresholded, up to 10. ``refused``: the refusal
     decision ``ask()`` takes on them (``rag.answerability.decide``); None: none taken (BM25 alone)."""
     m: dict[str, float] = {}
@@ -66,9 +66,12 @@ def evaluate_retrieval(retriever: Retriever, questions: list[Question], modes: l
     texts = [q.question for q in questions]
     for mode in modes:
         ranked = retriever.search_many(texts, top_k=10, mode=mode, min_score=0.0)
-        refused = [None if mode == "bm25" else not decide(q.question, ps[:top_k], retriever, min_score).answer
-                   for q, ps in zip(questions, ranked)]
-        per_q = [{"id": q.id, "lang": q.lang, "answerable": q.answerable, **question_metrics(q, ps, r),
+        # the decision on the passages ask() gets: its own search of top_k, nothing dropped (a search of 10 merges
+        # more overlapping chunks into the first passages)
+        asked = retriever.search_many(texts, top_k=top_k, mode=mode, min_score=-1.0) if mode != "bm25" else [[] for _ in texts]
+        refused = [None if mode == "bm25" else not decide(q.question, ps, retriever, min_score).answer
+                   for q, ps in zip(questions, asked)]
+        per_q = [{"id": q.id, "lang": q.lang, "answerable": q.answerable, **question_metrics(q, ps, refused=r),
                   "retrieved": [doc_name(p.doc_id) for p in ps[:5]]} for q, ps, r in zip(questions, ranked, refused)]
         res: dict[str, Any] = {"questions": per_q}
         for lang in sorted({q.lang for q in questions}) + ["all"]:
