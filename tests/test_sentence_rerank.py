@@ -32,18 +32,23 @@ class BagOfWords:
         return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
 
 
-def test_the_passage_holding_the_questions_sentence_comes_first(tmp_path) -> None:
-    docs = [Document(k, k, "test", t, sha256_text(t)) for k, t in (("spread", SPREAD), ("one", ONE_SENTENCE))]
-    settings = IndexSettings(home=tmp_path / "home", index_dir=tmp_path / "index")
+def indexed(tmp_path, texts: dict[str, str]) -> tuple[IndexStore, BagOfWords]:
+    """``texts`` (doc id → text) indexed with the bag-of-words embedder: the store and the embedder."""
+    docs = [Document(k, k, "test", t, sha256_text(t)) for k, t in texts.items()]
     emb = BagOfWords()
-    build_index(tmp_path, settings, emb, documents=docs)
-    retriever = Retriever(IndexStore.load(tmp_path / "index"), emb)
+    build_index(tmp_path, IndexSettings(home=tmp_path / "home", index_dir=tmp_path / "index"), emb, documents=docs)
+    return IndexStore.load(tmp_path / "index"), emb
+
+
+def test_the_passage_holding_the_questions_sentence_comes_first(tmp_path) -> None:
+    store, emb = indexed(tmp_path, {"spread": SPREAD, "one": ONE_SENTENCE})
+    retriever = Retriever(store, emb)
     plain = retriever.search(QUESTION, top_k=2, mode="hybrid-passages")
     assert [p.doc_id for p in plain] == ["spread", "one"] and plain[0].dense_score > plain[1].dense_score
     ranked = retriever.search(QUESTION, top_k=2, mode="hybrid")
     assert [p.doc_id for p in ranked] == ["one", "spread"] and [p.rank for p in ranked] == [1, 2]
     assert {p.doc_id: p.score for p in ranked} == {p.doc_id: p.score for p in plain}  # scores stay the fused ones
-    off = Retriever(IndexStore.load(tmp_path / "index"), emb, sentence_weight=0.0)
+    off = Retriever(store, emb, sentence_weight=0.0)
     assert [p.doc_id for p in off.search(QUESTION, top_k=2)] == ["spread", "one"]
 
 
@@ -55,11 +60,7 @@ RARE_WORDS = "ويتناول الحوار ملفات عدة منها الأمن.
 
 
 def test_a_sentence_holding_the_questions_words_lifts_its_passage(tmp_path) -> None:
-    docs = [Document(k, k, "test", t, sha256_text(t)) for k, t in (("common", COMMON_WORDS), ("rare", RARE_WORDS))]
-    settings = IndexSettings(home=tmp_path / "home", index_dir=tmp_path / "index")
-    emb = BagOfWords()
-    build_index(tmp_path, settings, emb, documents=docs)
-    store = IndexStore.load(tmp_path / "index")
+    store, emb = indexed(tmp_path, {"common": COMMON_WORDS, "rare": RARE_WORDS})
     cosine_only = Retriever(store, emb, sentence_lexical_weight={"ar": 0.0})
     assert [p.doc_id for p in cosine_only.search(WORDS_QUESTION, top_k=2)] == ["common", "rare"]
     with_words = Retriever(store, emb, sentence_lexical_weight={"ar": 2.0})
@@ -75,11 +76,7 @@ YEAR_ONLY = "rain fell in 2009 over the city. alpha bravo charlie delta echo."
 
 
 def test_english_without_the_dictionary_gets_no_word_share(tmp_path) -> None:
-    docs = [Document(k, k, "test", t, sha256_text(t)) for k, t in (("close", CLOSE), ("year", YEAR_ONLY))]
-    settings = IndexSettings(home=tmp_path / "home", index_dir=tmp_path / "index")
-    emb = BagOfWords()
-    build_index(tmp_path, settings, emb, documents=docs)
-    store = IndexStore.load(tmp_path / "index")
+    store, emb = indexed(tmp_path, {"close": CLOSE, "year": YEAR_ONLY})
     retriever = Retriever(store, emb, sentence_lexical_weight={"en": 5.0})
     retriever._has_dictionary = lambda query: False  # as on a machine without dict-freedict-eng-ara
     assert retriever.question_terms(YEAR_QUESTION)[-1] == "2009"
