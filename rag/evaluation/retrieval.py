@@ -11,6 +11,7 @@ import re
 from pathlib import PurePosixPath
 from typing import Any
 
+from rag.answerability import decide
 from rag.evaluation.report import Question
 from rag.evaluation.scoring import recall_at, reciprocal_rank
 from rag.retrieval import Retriever
@@ -60,8 +61,6 @@ def evaluate_retrieval(retriever: Retriever, questions: list[Question], modes: l
     """``{mode: {"ar"|"en"|"all": averages, "questions": per-question rows}}``. A question is refused as
     ``ask()`` refuses it: ``rag.answerability.decide`` over the first ``top_k`` passages, ``min_score`` its
     floor (not for BM25 alone, which has no cosines: its refusal rows are None)."""
-    from rag.answerability import decide
-
     out: dict[str, Any] = {}
     texts = [q.question for q in questions]
     for mode in modes:

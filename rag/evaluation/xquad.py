@@ -29,6 +29,7 @@ import numpy as np
 from index.embedder import Embedder, embedder_from_settings, runtime_tag
 from index.types import Document, sha256_text
 from index.vector_cache import VectorCache
+from rag.answerability import decide
 from rag.errors import InputError
 from rag.evaluation.scoring import recall_at, reciprocal_rank
 from rag.retrieval import Retriever
@@ -122,8 +123,6 @@ def direction_metrics(retriever: Retriever, questions: list[str], gold: list[str
     passages, as ``ask()`` takes it: ``false_refusals`` on the questions, and ``negatives_refused`` on
     XQuAD-derived negatives, the same questions with their own context taken out of the ranking, so that
     the corpus holds no answer (its words still count in the corpus statistics of the word coverage)."""
-    from rag.answerability import decide
-
     ranked = retriever.search_many(questions, top_k=10, mode=mode)
     r1 = r5 = mrr = false_refusals = negatives_refused = 0.0
     for question, passages, want in zip(questions, ranked, gold):
