@@ -8,8 +8,11 @@ rate; with ``--clients`` at once, the aggregate rate (all tokens / the wall time
 request to the last token) and each client's time to first token beside the others' ends (does
 anyone wait for another's whole answer?); the prompt tokens served from the slot cache.
 
-The physical limit beside it: one client's decode rate with llama.cpp on 1 thread and on 2
-(``llm_threads``). Batching several sequences pays when a decode step waits on memory (the
+The physical limit beside it, measured on the same server after the rounds: the decode ceiling,
+i.e. the tokens a second llama.cpp produces with ``--clients`` sequences in one batch against one
+sequence alone, every prompt already in its slot's cache (the sum of llama.cpp's own decode rates,
+no prompt evaluated, no wait counted): the aggregate of the rounds cannot exceed it. And one
+client's decode rate with llama.cpp on 1 thread and on 2 (``llm_threads``). Batching several sequences pays when a decode step waits on memory (the
 weights read once serve every sequence); when one sequence's step already keeps both cores
 busy computing (2 threads ≈ 2× one thread), four sequences cost about four times the compute
 and the aggregate cannot rise much above one client's rate.
@@ -103,6 +106,21 @@ def run(server: LocalServer, clients: int, tokens: int) -> dict:
             "first_token_max_s": max(r["first_s"] for r in rows), "any_waited_for_a_whole_answer": any(waited)}
 
 
+def decode_ceiling(server: LocalServer, clients: int, tokens: int, rounds: int) -> dict:
+    """Decode alone: ``clients`` sequences in one batch against one, by llama.cpp's own decode rates.
+
+    Every request repeats a prompt the rounds already put in the slots (a first pass makes sure of
+    it and is not counted), so no prompt is evaluated; each client's rate is llama.cpp's
+    ``predicted_per_second`` over its own decode, summed over the clients that decode together."""
+    run(server, clients, 2)  # every slot holds its prompt
+    singles, batched = [], []
+    for _ in range(rounds):
+        singles.append(run(server, 1, tokens)["clients"][0]["decode_tps"])
+        batched.append(sum(c["decode_tps"] for c in run(server, clients, tokens)["clients"]))
+    one, many = statistics.median(singles), statistics.median(batched)
+    return {"single_decode_tps": singles, "batched_decode_tps": batched, "ratio": many / one}
+
+
 def threads_scaling(slots: int, tokens: int, rounds: int) -> dict:
     """One client's decode rate with llama.cpp on 1 thread and on 2 (the same slots otherwise)."""
     out = {}
@@ -128,8 +146,9 @@ def setup(slots: int, clients: int, tokens: int, rounds: int) -> dict:
         many = run(server, clients, tokens)
         results.append({"single": single, "many": many, "ratio": many["aggregate_tps"] / single["aggregate_tps"],
                         "decode_ratio": many["aggregate_decode_tps"] / single["aggregate_decode_tps"]})
+    ceiling = decode_ceiling(server, clients, tokens, rounds) if slots > 1 else None
     LocalServer.shutdown()
-    return {"slots": slots, "warm_s": warm_s, "rounds": results}
+    return {"slots": slots, "warm_s": warm_s, "rounds": results, "decode_ceiling": ceiling}
 
 
 def main() -> None:
@@ -165,6 +184,12 @@ def main() -> None:
         ratios = [r["ratio"] for r in result["rounds"]]
         rows.append((f"{name}: aggregate / one client, median (spread)",
                      f"{statistics.median(ratios):.2f}x ({min(ratios):.2f}–{max(ratios):.2f})"))
+        if result["decode_ceiling"]:
+            c = result["decode_ceiling"]
+            verdict = "the target is above what this CPU can decode" if c["ratio"] < TARGET_AGGREGATE else "the target is within reach"
+            rows.append((f"{name}: decode ceiling, {args.clients} sequences in one batch / one (the limit beside the target)",
+                         f"{statistics.median(c['batched_decode_tps']):.1f} / {statistics.median(c['single_decode_tps']):.1f} tok/s "
+                         f"= {c['ratio']:.2f}x ({verdict})"))
     scaling = threads_scaling(args.clients, args.tokens, args.rounds)
     data["threads_scaling"] = scaling
     rows.append(("1 client, decode on 1 / 2 llama.cpp threads (the limit beside the target)",

@@ -26,9 +26,10 @@ def _texts(question, clients: int, requests: int) -> set[str]:
 
 def test_every_load_sends_questions_no_earlier_load_sent() -> None:
     bench = _bench_api()
-    # one round's loads as one_round runs them (warm-up 1 client, 1 client, 16 clients), twice
-    loads = [bench.fresh_questions() for _ in range(6)]
-    sizes = [(1, 200), (1, 200), (16, 200)] * 2
+    # one round's loads as one_round runs them (warm-up: each question form, 1 client, 16 clients;
+    # then 1 client, 16 clients), twice
+    loads = [bench.fresh_questions() for _ in range(10)]
+    sizes = [(1, len(bench.QUESTIONS)), (1, 200), (16, 200), (1, 200), (16, 200)] * 2
     seen: set[str] = set()
     for question, (clients, requests) in zip(loads, sizes):
         texts = _texts(question, clients, requests)
