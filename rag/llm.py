@@ -103,8 +103,11 @@ class LocalServer:
         roles = {"human": "user", "ai": "assistant"}
         headers = {"Authorization": f"Bearer {self.api_key}"}
 
-        def one(messages: list[tuple[str, str]]) -> None:
-            body = {"model": "local", "max_tokens": 1, "temperature": 0.0, "cache_prompt": True,
+        def one(messages: list[tuple[str, str]], slot: int) -> None:
+            # id_slot: each request to a slot of its own. Left to llama.cpp, a request that came after another
+            # had finished went to that idle slot (its prompt matches best), leaving a slot unwarmed
+            # (tests/test_llm_slots.py failed so now and then, one reader finding none of the prompt).
+            body = {"model": "local", "max_tokens": 1, "temperature": 0.0, "cache_prompt": True, "id_slot": slot,
                     "messages": [{"role": roles.get(r, r), "content": c} for r, c in messages]}
             try:
                 httpx.post(self.base_url + "/chat/completions", json=body, headers=headers, timeout=600).raise_for_status()
@@ -113,7 +116,7 @@ class LocalServer:
 
         started = time.perf_counter()
         for messages in prompts:
-            threads = [threading.Thread(target=one, args=(messages,)) for _ in range(self.slots)]  # together: one per slot
+            threads = [threading.Thread(target=one, args=(messages, slot)) for slot in range(self.slots)]  # together: one per slot
             for t in threads:
                 t.start()
             for t in threads:
