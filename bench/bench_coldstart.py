@@ -77,9 +77,8 @@ def cli(checkout: Path) -> list[str]:
 
 def one_round(checkout: Path, env: dict[str, str], settings: Settings, rounds_dir: Path, extractive_only: bool = False) -> dict:
     rag = cli(checkout)
-    index_env = {**env, "PYTHONPATH": str(checkout), "RAG_EMBED_DTYPE": "bfloat16",
-                 "RAG_EMBED_RUNTIME": resolve_runtime(settings.replace(embed_dtype="bfloat16"))}
     env = {**env, "PYTHONPATH": str(checkout)}
+    index_env = {**env, "RAG_EMBED_DTYPE": "bfloat16", "RAG_EMBED_RUNTIME": resolve_runtime(settings.replace(embed_dtype="bfloat16"))}
     out = {}
     model = settings.models_dir / "embeddinggemma-300m"
     out["floor"] = run([sys.executable, "-c", FLOOR, str(model), AR], checkout, env)

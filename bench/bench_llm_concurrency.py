@@ -12,10 +12,11 @@ The physical limit beside it, measured on the same server after the rounds: the 
 i.e. the tokens a second llama.cpp produces with ``--clients`` sequences in one batch against one
 sequence alone, every prompt already in its slot's cache (the sum of llama.cpp's own decode rates,
 no prompt evaluated, no wait counted): the aggregate of the rounds cannot exceed it. And one
-client's decode rate with llama.cpp on 1 thread and on 2 (``llm_threads``). Batching several sequences pays when a decode step waits on memory (the
-weights read once serve every sequence); when one sequence's step already keeps both cores
-busy computing (2 threads ≈ 2× one thread), four sequences cost about four times the compute
-and the aggregate cannot rise much above one client's rate.
+client's decode rate with llama.cpp on 1 thread and on 2 (``llm_threads``). Batching several
+sequences pays when a decode step waits on memory (the weights read once serve every sequence);
+when one sequence's step already keeps both cores busy computing (2 threads ≈ 2× one thread),
+four sequences cost about four times the compute and the aggregate cannot rise much above one
+client's rate.
 
     python bench/bench_llm_concurrency.py [--clients 4] [--tokens 48] [--rounds 2] [--prompt line|translation]
 

@@ -60,6 +60,11 @@ def test_a_second_reader_starts_before_the_first_answer_ends(local) -> None:
     assert second["first"] < first["end"] and second["end"] < first["end"], (first, second)
 
 
+def _chat(messages: list[tuple[str, str]]) -> list[dict]:
+    """The project's (role, text) prompt as the server's chat messages."""
+    return [{"role": "system" if r == "system" else "user", "content": c} for r, c in messages]
+
+
 def _cached_tokens(server: LocalServer, messages: list[dict], out: list, max_tokens: int = 1) -> None:
     body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0}
     r = httpx.post(server.base_url + "/chat/completions", json=body, timeout=300, headers={"Authorization": f"Bearer {server.api_key}"})
@@ -81,11 +86,10 @@ def test_warming_puts_the_shared_prompt_into_every_slot(local) -> None:
     slots = httpx.get(server.base_url.removesuffix("/v1") + "/slots", headers={"Authorization": f"Bearer {server.api_key}"}).json()
     from index.chunking import count_tokens
 
-    assert len(slots) == server.slots and all(s["n_prompt_tokens"] >= count_tokens(SYSTEM) for s in slots), slots
+    assert len(slots) == server.slots and all(s.get("n_prompt_tokens", 0) >= count_tokens(SYSTEM) for s in slots), slots
     readers = [messages(s) for s in ("التقى الوزير نظيره في بغداد.", "وصل الوفد إلى واشنطن أمس.")][: server.slots]
     cached: list = []
-    threads = [threading.Thread(target=_cached_tokens, args=(server, [{"role": "system" if r == "system" else "user", "content": c}
-                                                                      for r, c in m], cached)) for m in readers]
+    threads = [threading.Thread(target=_cached_tokens, args=(server, _chat(m), cached)) for m in readers]
     for t in threads:
         t.start()
     for t in threads:
@@ -110,18 +114,17 @@ def test_the_prompt_warmed_first_waits_in_the_host_cache_for_its_readers(local) 
     settings, server = local
     server.warm(warm_prompts())
     system = count_tokens(LINE_SYSTEM.format(language=LANGUAGE_NAME["ar"], not_found=NOT_FOUND["ar"]))
-    chat = lambda m: [{"role": "system" if r == "system" else "user", "content": c} for r, c in m]  # noqa: E731
     readers = [answer_line_messages(q, [(1, s)], "ar") for q, s in (("من التقى الوزير؟", "التقى الوزير نظيره في بغداد."),
                                                                      ("متى وصل الوفد؟", "وصل الوفد إلى واشنطن أمس."))][: server.slots]
     cached: list = []
     # 16 tokens each: the readers overlap, each in a slot of its own (a reader done at once would leave its slot,
     # holding the prompt, to the next one)
-    threads = [threading.Thread(target=_cached_tokens, args=(server, chat(m), cached, 16)) for m in readers]
+    threads = [threading.Thread(target=_cached_tokens, args=(server, _chat(m), cached, 16)) for m in readers]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     assert len(cached) == server.slots and max(cached) >= system // 2, cached  # one of them restored it from the cache
     later: list = []
-    _cached_tokens(server, chat(answer_line_messages("أين التقيا؟", [(1, "التقيا في بغداد.")], "ar")), later)
+    _cached_tokens(server, _chat(answer_line_messages("أين التقيا؟", [(1, "التقيا في بغداد.")], "ar")), later)
     assert later[0] >= system // 2, (cached, later)  # routed to a slot holding it
